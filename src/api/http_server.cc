@@ -1,0 +1,371 @@
+#include "api/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/logging.h"
+
+namespace falaj::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::as_tuple;
+using asio::use_awaitable;
+
+constexpr size_t kHeaderLimitBytes = 16 * 1024;
+constexpr size_t kFirstReadBytes = 4096;
+// After refusing a request mid-body, keep reading for a moment so the client sees the answer
+// instead of a connection reset.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+
+// What Stop() needs to reach a live connection: its stream, valid while `alive`, and whether it
+// is in the middle of a request. Touched on the connection's strand except `busy`.
+struct Connection {
+  beast::tcp_stream* stream = nullptr;
+  bool alive = true;                // only read or written on the connection's strand
+  std::atomic<bool> busy{false};
+};
+
+HttpRequest ToHttpRequest(http::request<http::string_body>&& request, std::string remote) {
+  HttpRequest converted;
+  converted.method = std::string(request.method_string());
+  std::string_view target = request.target();
+  auto question = target.find('?');
+  converted.path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) converted.query = std::string(target.substr(question + 1));
+  for (const auto& field : request) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    converted.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  converted.body = std::move(request.body());
+  converted.remote_address = std::move(remote);
+  return converted;
+}
+
+http::response<http::string_body> ToBeastResponse(HttpResponse&& response, unsigned version,
+                                                  bool keep_alive, std::string_view request_id) {
+  http::response<http::string_body> converted{static_cast<http::status>(response.status), version};
+  converted.set(http::field::server, "falaj");
+  converted.set(http::field::content_type, response.content_type);
+  if (!request_id.empty()) converted.set("X-Request-Id", request_id);
+  for (auto& [name, value] : response.headers) converted.set(name, value);
+  converted.keep_alive(keep_alive);
+  converted.body() = std::move(response.body);
+  converted.prepare_payload();
+  return converted;
+}
+
+// Parse failures that deserve an answer; anything else (EOF, timeout, reset) just closes.
+std::optional<Error> ParseErrorAnswer(const beast::error_code& error, int64_t body_limit) {
+  if (error == http::error::body_limit) {
+    return Error{ErrorCode::kPayloadTooLarge,
+                 fmt::format("request body exceeds the limit of {} bytes", body_limit)};
+  }
+  if (error == http::error::header_limit) {
+    return Error{ErrorCode::kPayloadTooLarge,
+                 fmt::format("request headers exceed the limit of {} bytes", kHeaderLimitBytes)};
+  }
+  if (error.category() == beast::error_code(http::error::end_of_stream).category() &&
+      error != http::error::end_of_stream && error != http::error::partial_message) {
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("malformed HTTP request: {}", error.message())};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(const ServerConfig& server_config, RequestPipeline& request_pipeline)
+      : config(server_config),
+        pipeline(request_pipeline),
+        workers(static_cast<size_t>(server_config.worker_threads)),
+        acceptor(io) {}
+
+  Status Start();
+  void Stop();
+  asio::awaitable<void> Accept();
+  template <typename Stream>
+  asio::awaitable<void> Serve(Stream& stream, Connection& connection, std::string remote);
+  asio::awaitable<void> RunConnection(tcp::socket socket);
+  asio::awaitable<void> Drain();
+  template <typename Stream>
+  asio::awaitable<void> Refuse(Stream& stream, beast::flat_buffer& buffer, HttpRequest request,
+                               const Error& error);
+
+  const ServerConfig config;
+  RequestPipeline& pipeline;
+  asio::io_context io;
+  asio::thread_pool workers;
+  std::optional<asio::ssl::context> ssl;
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopping{false};
+  uint16_t bound_port = 0;
+
+  std::mutex connections_mutex;
+  // Guarded by connections_mutex.
+  std::map<uint64_t, std::shared_ptr<Connection>> connections;
+  uint64_t next_connection_id = 0;  // guarded by connections_mutex
+};
+
+Status HttpServer::Impl::Start() {
+  auto address = ParseListenAddress(config.listen);
+  if (!address) return std::unexpected(address.error());
+  if (!config.tls.cert_file.empty()) {
+    ssl.emplace(asio::ssl::context::tls_server);
+    ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    beast::error_code error;
+    ssl->use_certificate_chain_file(config.tls.cert_file, error);
+    if (error) {
+      return MakeError(ErrorCode::kInvalidArgument, "cannot load TLS certificate '{}': {}",
+                       config.tls.cert_file, error.message());
+    }
+    ssl->use_private_key_file(config.tls.key_file, asio::ssl::context::pem, error);
+    if (error) {
+      return MakeError(ErrorCode::kInvalidArgument, "cannot load TLS key '{}': {}",
+                       config.tls.key_file, error.message());
+    }
+  }
+  beast::error_code error;
+  auto ip = asio::ip::make_address(address->first, error);
+  if (error) {
+    return MakeError(ErrorCode::kInvalidArgument, "listen host '{}' is not an IP address",
+                     address->first);
+  }
+  tcp::endpoint endpoint(ip, address->second);
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return MakeError(ErrorCode::kUnavailable, "cannot listen on {}: {}", config.listen,
+                     error.message());
+  }
+  bound_port = acceptor.local_endpoint().port();
+  asio::co_spawn(io, Accept(), asio::detached);
+  return Ok();
+}
+
+asio::awaitable<void> HttpServer::Impl::Accept() {
+  while (!stopping) {
+    auto [error, socket] =
+        co_await acceptor.async_accept(asio::make_strand(io), as_tuple(use_awaitable));
+    if (error) {
+      if (error == asio::error::operation_aborted || stopping) co_return;
+      log::Warn("accept failed", {{"error", error.message()}});
+      continue;
+    }
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, RunConnection(std::move(socket)), [](std::exception_ptr failure) {
+      if (!failure) return;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& exception) {
+        log::Error("connection failed", {{"what", exception.what()}});
+      }
+    });
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::RunConnection(tcp::socket socket) {
+  beast::error_code ignored;
+  auto peer = socket.remote_endpoint(ignored);
+  std::string remote = peer.address().to_string() + ":" + std::to_string(peer.port());
+  beast::tcp_stream plain(std::move(socket));
+
+  auto connection = std::make_shared<Connection>();
+  uint64_t id;
+  {
+    std::lock_guard lock(connections_mutex);
+    id = next_connection_id++;
+    connections.emplace(id, connection);
+  }
+  if (ssl) {
+    beast::ssl_stream<beast::tcp_stream> secure(std::move(plain), *ssl);
+    connection->stream = &beast::get_lowest_layer(secure);
+    beast::get_lowest_layer(secure).expires_after(
+        std::chrono::seconds(config.header_timeout_seconds));
+    auto [error] = co_await secure.async_handshake(asio::ssl::stream_base::server,
+                                                   as_tuple(use_awaitable));
+    if (!error) {
+      co_await Serve(secure, *connection, remote);
+      beast::get_lowest_layer(secure).expires_after(std::chrono::seconds(1));
+      co_await secure.async_shutdown(as_tuple(use_awaitable));
+    }
+  } else {
+    connection->stream = &plain;
+    co_await Serve(plain, *connection, remote);
+    plain.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+  connection->alive = false;
+  std::lock_guard lock(connections_mutex);
+  connections.erase(id);
+}
+
+template <typename Stream>
+asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connection,
+                                              std::string remote) {
+  beast::flat_buffer buffer;
+  beast::tcp_stream& socket = beast::get_lowest_layer(stream);
+  while (true) {
+    connection.busy = false;
+    if (stopping) co_return;
+    if (buffer.size() == 0) {
+      // Waiting for the next request on a kept-alive connection is idle time, not header time.
+      socket.expires_after(std::chrono::seconds(config.idle_timeout_seconds));
+      auto [error, read] =
+          co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), as_tuple(use_awaitable));
+      if (error) co_return;
+      buffer.commit(read);
+    }
+    connection.busy = true;
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kHeaderLimitBytes);
+    parser.body_limit(static_cast<uint64_t>(config.body_limit_bytes));
+    socket.expires_after(std::chrono::seconds(config.header_timeout_seconds));
+    auto [header_error, header_bytes] =
+        co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
+    beast::error_code error = header_error;
+    if (!error && !parser.is_done()) {
+      socket.expires_after(std::chrono::seconds(config.body_timeout_seconds));
+      auto [body_error, body_bytes] =
+          co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+      error = body_error;
+    }
+    if (error) {
+      HttpRequest partial;
+      partial.remote_address = remote;
+      if (parser.is_header_done()) {
+        partial.method = std::string(parser.get().method_string());
+        partial.path = std::string(parser.get().target().substr(0, parser.get().target().find('?')));
+      }
+      if (auto answer = ParseErrorAnswer(error, config.body_limit_bytes)) {
+        co_await Refuse(stream, buffer, std::move(partial), *answer);
+      }
+      co_return;
+    }
+
+    auto beast_request = parser.release();
+    unsigned version = beast_request.version();
+    bool keep_alive = beast_request.keep_alive();
+    HttpRequest request = ToHttpRequest(std::move(beast_request), remote);
+    RouteMatch match = pipeline.Resolve(request);
+    HttpResponse response;
+    if (match.route == nullptr || match.route->execution == Execution::kInline) {
+      response = pipeline.Handle(request, match);
+    } else {
+      response = co_await asio::co_spawn(
+          workers,
+          [&]() -> asio::awaitable<HttpResponse> { co_return pipeline.Handle(request, match); },
+          use_awaitable);
+    }
+    keep_alive = keep_alive && !stopping;
+    auto answer = ToBeastResponse(std::move(response), version, keep_alive, request.request_id);
+    socket.expires_after(std::chrono::seconds(config.body_timeout_seconds));
+    auto [write_error, written] =
+        co_await http::async_write(stream, answer, as_tuple(use_awaitable));
+    if (write_error || !keep_alive) co_return;
+  }
+}
+
+template <typename Stream>
+asio::awaitable<void> HttpServer::Impl::Refuse(Stream& stream, beast::flat_buffer& buffer,
+                                               HttpRequest request, const Error& error) {
+  HttpResponse response = pipeline.Refuse(request, error);
+  auto answer = ToBeastResponse(std::move(response), 11, false, request.request_id);
+  beast::tcp_stream& socket = beast::get_lowest_layer(stream);
+  socket.expires_after(kLingerTime);
+  auto [write_error, written] = co_await http::async_write(stream, answer, as_tuple(use_awaitable));
+  if (write_error) co_return;
+  beast::error_code ignored;
+  socket.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  while (true) {
+    buffer.clear();
+    auto [read_error, read] =
+        co_await stream.async_read_some(buffer.prepare(64 * 1024), as_tuple(use_awaitable));
+    if (read_error) co_return;
+  }
+}
+
+void HttpServer::Impl::Stop() {
+  asio::post(io, [this] {
+    if (stopping.exchange(true)) return;
+    log::Info("shutting down: no new connections; draining in-flight requests",
+              {{"grace_seconds", config.shutdown_grace_seconds}});
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    {
+      std::lock_guard lock(connections_mutex);
+      for (auto& [id, connection] : connections) {
+        if (connection->busy) continue;
+        asio::post(connection->stream->get_executor(), [connection] {
+          if (connection->alive) connection->stream->cancel();
+        });
+      }
+    }
+    // Outside the lock: co_spawn may start Drain() right here, and Drain() takes it.
+    asio::co_spawn(io, Drain(), asio::detached);
+  });
+}
+
+asio::awaitable<void> HttpServer::Impl::Drain() {
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdown_grace_seconds);
+  asio::steady_timer timer(io);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(connections_mutex);
+      if (connections.empty()) break;
+    }
+    timer.expires_after(kDrainPollInterval);
+    co_await timer.async_wait(as_tuple(use_awaitable));
+  }
+  {
+    std::lock_guard lock(connections_mutex);
+    if (!connections.empty()) {
+      log::Warn("grace period over; closing connections", {{"open", connections.size()}});
+    }
+  }
+  io.stop();
+}
+
+HttpServer::HttpServer(const ServerConfig& config, RequestPipeline& pipeline)
+    : impl_(std::make_unique<Impl>(config, pipeline)) {}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::Start() { return impl_->Start(); }
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+bool HttpServer::tls() const { return impl_->ssl.has_value(); }
+
+void HttpServer::Run() {
+  size_t threads = impl_->config.io_threads > 0 ? static_cast<size_t>(impl_->config.io_threads)
+                                                : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < threads; ++i) pool.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& thread : pool) thread.join();
+  // Handlers still running on workers finish before their connections' frames are destroyed.
+  impl_->workers.join();
+}
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace falaj::api

@@ -1,0 +1,12 @@
+// REST routes for projects under /api/v1/projects: list, create, get, update (PATCH), delete.
+// Handlers translate JSON to ProjectService calls and back; no logic of their own.
+#pragma once
+
+#include "api/router.h"
+#include "projects/project_service.h"
+
+namespace falaj::api {
+
+Status AddProjectRoutes(Router& router, projects::ProjectService& projects);
+
+}  // namespace falaj::api

@@ -1,0 +1,172 @@
+#include "api/request_pipeline.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/random.h"
+#include "security/authorizer.h"
+
+namespace falaj::api {
+namespace {
+
+constexpr size_t kMaxClientRequestIdLength = 64;
+
+// A caller-supplied X-Request-Id is kept for end-to-end tracing only if it cannot inject
+// anything into logs or headers.
+bool IsSafeRequestId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxClientRequestIdLength) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() <= kScheme.size()) return {};
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
+      return {};
+    }
+  }
+  return authorization.substr(kScheme.size());
+}
+
+// Methods outside the standard set are labelled "other" so a hostile client cannot grow the
+// metric's cardinality.
+std::string_view MethodLabel(std::string_view method) {
+  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
+}  // namespace
+
+RequestPipeline::RequestPipeline(const Router& router, security::ApiKeyService& keys,
+                                 security::AuditLog& audit, metrics::Registry& metrics)
+    : router_(router),
+      keys_(keys),
+      audit_(audit),
+      requests_total_(metrics.AddCounter("falaj_http_requests_total",
+                                         "HTTP requests answered, by route pattern, method and "
+                                         "status code.",
+                                         {"route", "method", "code"})),
+      request_duration_(metrics.AddHistogram(
+          "falaj_http_request_duration_seconds",
+          "Time from a request's routing to its answer, by route pattern and method.",
+          {"route", "method"}, metrics::DefaultLatencyBuckets())) {}
+
+RouteMatch RequestPipeline::Resolve(HttpRequest& request) const {
+  std::string_view client_id = request.Header("x-request-id");
+  request.request_id = IsSafeRequestId(client_id) ? std::string(client_id) : NewRequestId();
+  return router_.Match(request.method, request.path);
+}
+
+HttpResponse RequestPipeline::Handle(HttpRequest& request, const RouteMatch& match) {
+  auto started = std::chrono::steady_clock::now();
+  if (match.route == nullptr) {
+    HttpResponse response = HttpResponse::FromError(*match.error, request.request_id);
+    if (!match.allowed_methods.empty()) response.headers.emplace_back("Allow", match.allowed_methods);
+    Finish(request, "unmatched", response, started);
+    return response;
+  }
+  const Route& route = *match.route;
+  request.path_params = match.params;
+  HttpResponse response = Authorize(request, route);
+  if (response.status == 200) {
+    try {
+      response = route.handler(request);
+    } catch (const std::exception& error) {
+      // Handlers return errors as values; an exception here is a bug, answered as one.
+      log::Error("handler threw", {{"request_id", request.request_id}, {"what", error.what()}});
+      response = HttpResponse::FromError({ErrorCode::kInternal, "internal error"},
+                                         request.request_id);
+    }
+    if (route.audited) Audit(request, route.permission, response.status);
+  }
+  Finish(request, route.pattern, response, started);
+  return response;
+}
+
+HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route) {
+  HttpResponse allowed;
+  if (route.permission == kPublicPermission) return allowed;
+  std::string_view token = BearerToken(request.Header("authorization"));
+  if (token.empty()) {
+    HttpResponse refused = HttpResponse::FromError(
+        {ErrorCode::kUnauthenticated, "missing 'Authorization: Bearer <api key>' header"},
+        request.request_id);
+    refused.headers.emplace_back("WWW-Authenticate", "Bearer");
+    Audit(request, route.permission, refused.status);
+    return refused;
+  }
+  auto principal = keys_.Authenticate(token);
+  if (!principal) {
+    HttpResponse refused = HttpResponse::FromError(principal.error(), request.request_id);
+    if (principal.error().code == ErrorCode::kUnauthenticated) {
+      refused.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    }
+    Audit(request, route.permission, refused.status);
+    return refused;
+  }
+  request.principal = std::move(*principal);
+  if (!security::IsAllowed(*request.principal, route.permission)) {
+    HttpResponse refused = HttpResponse::FromError(
+        {ErrorCode::kPermissionDenied,
+         fmt::format("role '{}' lacks permission '{}'", request.principal->role, route.permission)},
+        request.request_id);
+    Audit(request, route.permission, refused.status);
+    return refused;
+  }
+  return allowed;
+}
+
+HttpResponse RequestPipeline::Refuse(HttpRequest& request, const Error& error) {
+  if (request.request_id.empty()) request.request_id = NewRequestId();
+  HttpResponse response = HttpResponse::FromError(error, request.request_id);
+  Finish(request, "unmatched", response, std::chrono::steady_clock::now());
+  return response;
+}
+
+void RequestPipeline::Audit(const HttpRequest& request, std::string_view action, int status) {
+  security::AuditRecord record;
+  record.time_ms = ToUnixMillis(SystemClock::Instance().Now());
+  record.request_id = request.request_id;
+  record.principal = request.principal ? request.principal->id : "anonymous";
+  record.action = action;
+  record.method = request.method;
+  record.resource = request.path;
+  record.status = status;
+  if (Status appended = audit_.Append(record); !appended) {
+    log::Error("audit append failed",
+               {{"request_id", request.request_id}, {"error", appended.error().message}});
+  }
+}
+
+void RequestPipeline::Finish(const HttpRequest& request, std::string_view route_label,
+                             const HttpResponse& response,
+                             std::chrono::steady_clock::time_point started) {
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::string code = std::to_string(response.status);
+  std::string_view method = MethodLabel(request.method);
+  requests_total_.WithLabels({route_label, method, code}).Increment();
+  request_duration_.WithLabels({route_label, method}).Observe(seconds);
+  if (log::Enabled(log::Level::kInfo)) {
+    log::Info("request", {{"request_id", request.request_id},
+                          {"method", request.method},
+                          {"path", request.path},
+                          {"route", route_label},
+                          {"status", response.status},
+                          {"duration_ms", seconds * 1000},
+                          {"principal", request.principal ? request.principal->id : ""},
+                          {"remote", request.remote_address}});
+  }
+}
+
+}  // namespace falaj::api

@@ -1,0 +1,50 @@
+// The middleware chain every request passes through, in order: request id → route match
+// (404/405) → authentication (Bearer API key) → authorisation (the route's permission) →
+// handler → audit (mutations and refusals) → metrics and one structured log line.
+// Transport-neutral: the HTTP server calls Resolve() on its I/O thread, then Handle() inline or
+// on the worker pool as the route asks.
+//
+// Thread-safety: all methods are safe to call concurrently once the router is complete.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "api/http_types.h"
+#include "api/router.h"
+#include "common/metrics.h"
+#include "security/api_keys.h"
+#include "security/audit_log.h"
+
+namespace falaj::api {
+
+class RequestPipeline {
+ public:
+  RequestPipeline(const Router& router, security::ApiKeyService& keys, security::AuditLog& audit,
+                  metrics::Registry& metrics);
+
+  // Assigns the request id and finds the route. Cheap and non-blocking.
+  RouteMatch Resolve(HttpRequest& request) const;
+
+  // Runs the chain for a resolved request and returns the answer. Blocks on storage for
+  // non-public routes: call it where blocking is allowed unless the route is public and inline.
+  HttpResponse Handle(HttpRequest& request, const RouteMatch& match);
+
+  // Answers a request the transport refused before it could be routed (oversized body,
+  // malformed HTTP …), with the same logging and metrics as any other answer.
+  HttpResponse Refuse(HttpRequest& request, const Error& error);
+
+ private:
+  HttpResponse Authorize(HttpRequest& request, const Route& route);
+  void Finish(const HttpRequest& request, std::string_view route_label,
+              const HttpResponse& response, std::chrono::steady_clock::time_point started);
+  void Audit(const HttpRequest& request, std::string_view action, int status);
+
+  const Router& router_;
+  security::ApiKeyService& keys_;
+  security::AuditLog& audit_;
+  metrics::Family<metrics::Counter>& requests_total_;
+  metrics::Family<metrics::Histogram>& request_duration_;
+};
+
+}  // namespace falaj::api

@@ -1,0 +1,131 @@
+#include "api/server.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "api/http_server.h"
+#include "api/project_routes.h"
+#include "api/request_pipeline.h"
+#include "api/system_routes.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "projects/project_service.h"
+#include "security/api_keys.h"
+#include "security/audit_log.h"
+#include "storage/blob_store.h"
+#include "storage/metadata_store.h"
+
+namespace falaj::api {
+
+// Declared in dependency order: destroyed in reverse, so the HTTP server stops using the
+// services before they go, and storage closes last.
+struct Server::Parts {
+  Config config;
+  metrics::Registry metrics;
+  std::atomic<bool> ready{false};
+  std::unique_ptr<storage::MetadataStore> metadata;
+  std::unique_ptr<storage::BlobStore> blobs;
+  std::unique_ptr<security::ApiKeyService> keys;
+  std::unique_ptr<security::AuditLog> audit;
+  std::unique_ptr<projects::ProjectService> projects;
+  Router router;
+  std::unique_ptr<RequestPipeline> pipeline;
+  std::unique_ptr<HttpServer> http;
+};
+
+namespace {
+
+// Writes the generated admin key where only the server's user can read it.
+Status WriteAdminKey(const std::string& data_dir, const std::string& key) {
+  std::string path = data_dir + "/admin.key";
+  std::FILE* file = std::fopen(path.c_str(), "wx");
+  if (file == nullptr) {
+    return MakeError(ErrorCode::kInternal, "cannot create '{}': {}", path, std::strerror(errno));
+  }
+  ::chmod(path.c_str(), 0600);
+  bool written = std::fputs((key + "\n").c_str(), file) >= 0;
+  written = std::fclose(file) == 0 && written;
+  if (!written) return MakeError(ErrorCode::kInternal, "cannot write '{}'", path);
+  return Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  log::Level level;
+  if (log::ParseLevel(config.log_level, &level)) log::SetLevel(level);
+  metrics::AddProcessCollector(parts->metrics);
+
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.storage.data_dir, fs_error);
+  if (fs_error) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot create data directory '{}': {}",
+                     config.storage.data_dir, fs_error.message());
+  }
+  auto metadata = storage::OpenMetadataStore(config.EffectiveMetadataUri(),
+                                             static_cast<int>(config.server.worker_threads) + 1);
+  if (!metadata) return std::unexpected(metadata.error());
+  parts->metadata = std::move(*metadata);
+  for (const auto* set : {&security::ApiKeyService::Migrations(),
+                          &security::AuditLog::Migrations(),
+                          &projects::ProjectService::Migrations()}) {
+    FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
+  }
+  auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
+  if (!blobs) return std::unexpected(blobs.error());
+  parts->blobs = std::move(*blobs);
+
+  parts->keys = std::make_unique<security::ApiKeyService>(*parts->metadata);
+  parts->audit = std::make_unique<security::AuditLog>(*parts->metadata);
+  parts->projects =
+      std::make_unique<projects::ProjectService>(*parts->metadata, config.projects.regions);
+
+  auto bootstrapped = parts->keys->Bootstrap(config.security.bootstrap_admin_key);
+  if (!bootstrapped) return std::unexpected(bootstrapped.error());
+  if (bootstrapped->has_value() && config.security.bootstrap_admin_key.empty()) {
+    FALAJ_RETURN_IF_ERROR(WriteAdminKey(config.storage.data_dir, (*bootstrapped)->plaintext));
+    // Printed once, on the first start only; afterwards it lives only in admin.key.
+    std::printf("falaj: created admin API key %s (saved to %s/admin.key)\n",
+                (*bootstrapped)->plaintext.c_str(), config.storage.data_dir.c_str());
+    std::fflush(stdout);
+  }
+
+  FALAJ_RETURN_IF_ERROR(AddSystemRoutes(parts->router, parts->ready, parts->metrics));
+  FALAJ_RETURN_IF_ERROR(AddProjectRoutes(parts->router, *parts->projects));
+  parts->pipeline = std::make_unique<RequestPipeline>(parts->router, *parts->keys, *parts->audit,
+                                                      parts->metrics);
+  parts->http = std::make_unique<HttpServer>(parts->config.server, *parts->pipeline);
+  FALAJ_RETURN_IF_ERROR(parts->http->Start());
+  parts->ready = true;
+  log::Info("listening", {{"address", config.server.listen},
+                          {"port", parts->http->port()},
+                          {"tls", parts->http->tls()},
+                          {"data_dir", config.storage.data_dir},
+                          {"metadata", parts->metadata->backend()}});
+  return std::unique_ptr<Server>(new Server(std::move(parts)));
+}
+
+Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Server::~Server() = default;
+
+uint16_t Server::port() const { return parts_->http->port(); }
+
+void Server::Run() {
+  parts_->http->Run();
+  parts_->ready = false;
+  log::Info("stopped; closing storage");
+}
+
+void Server::Stop() { parts_->http->Stop(); }
+
+}  // namespace falaj::api

@@ -1,0 +1,24 @@
+// Rendering of API answers for people (aligned tables) and for programs (JSON or YAML).
+// Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace falaj::cli {
+
+enum class OutputFormat { kTable, kJson, kYaml };
+
+// Columns padded to their widest cell, with a header row in capitals.
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows);
+
+std::string RenderYaml(const nlohmann::json& value);
+
+// `items` rendered in `format`; tables show `columns` (JSON member names) of each item.
+std::string RenderItems(const nlohmann::json& items, const std::vector<std::string>& columns,
+                        OutputFormat format);
+
+}  // namespace falaj::cli

@@ -1,0 +1,326 @@
+#include "common/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <variant>
+
+#include "common/logging.h"
+
+extern char** environ;
+
+namespace falaj {
+namespace {
+
+using FieldRef = std::variant<std::string*, int64_t*, std::vector<std::string>*>;
+
+struct KeySpec {
+  std::string_view key;
+  std::string_view env;
+  std::string_view description;
+  bool secret;
+  FieldRef (*field)(Config&);
+};
+
+// The one declaration of every key. Keep docs/configuration.md in step (a test checks it).
+const KeySpec kKeys[] = {
+    {"server.listen", "FALAJ_LISTEN", "Address to listen on, host:port (port 0: any free port).",
+     false, [](Config& c) -> FieldRef { return &c.server.listen; }},
+    {"server.io_threads", "FALAJ_IO_THREADS", "Threads serving connections; 0 means one per core.",
+     false, [](Config& c) -> FieldRef { return &c.server.io_threads; }},
+    {"server.worker_threads", "FALAJ_WORKER_THREADS",
+     "Threads running control-plane handlers that do blocking storage I/O.", false,
+     [](Config& c) -> FieldRef { return &c.server.worker_threads; }},
+    {"server.body_limit_bytes", "FALAJ_BODY_LIMIT_BYTES",
+     "Largest request body accepted; larger ones get 413.", false,
+     [](Config& c) -> FieldRef { return &c.server.body_limit_bytes; }},
+    {"server.header_timeout_seconds", "FALAJ_HEADER_TIMEOUT_SECONDS",
+     "Time a client has to send a request's headers.", false,
+     [](Config& c) -> FieldRef { return &c.server.header_timeout_seconds; }},
+    {"server.body_timeout_seconds", "FALAJ_BODY_TIMEOUT_SECONDS",
+     "Time a client has to send a request's body.", false,
+     [](Config& c) -> FieldRef { return &c.server.body_timeout_seconds; }},
+    {"server.idle_timeout_seconds", "FALAJ_IDLE_TIMEOUT_SECONDS",
+     "Time an idle keep-alive connection stays open.", false,
+     [](Config& c) -> FieldRef { return &c.server.idle_timeout_seconds; }},
+    {"server.shutdown_grace_seconds", "FALAJ_SHUTDOWN_GRACE_SECONDS",
+     "On SIGTERM/SIGINT, time in-flight requests get to finish.", false,
+     [](Config& c) -> FieldRef { return &c.server.shutdown_grace_seconds; }},
+    {"server.tls.cert_file", "FALAJ_TLS_CERT_FILE", "PEM certificate chain; enables TLS.", false,
+     [](Config& c) -> FieldRef { return &c.server.tls.cert_file; }},
+    {"server.tls.key_file", "FALAJ_TLS_KEY_FILE", "PEM private key for the certificate.", false,
+     [](Config& c) -> FieldRef { return &c.server.tls.key_file; }},
+    {"storage.data_dir", "FALAJ_DATA_DIR", "Directory for embedded storage and the admin key.",
+     false, [](Config& c) -> FieldRef { return &c.storage.data_dir; }},
+    {"storage.metadata_uri", "FALAJ_METADATA_URI",
+     "Metadata store URI; empty means sqlite://<data_dir>/falaj.db.", true,
+     [](Config& c) -> FieldRef { return &c.storage.metadata_uri; }},
+    {"storage.blob_uri", "FALAJ_BLOB_URI", "Blob store URI; empty means file://<data_dir>/blobs.",
+     true, [](Config& c) -> FieldRef { return &c.storage.blob_uri; }},
+    {"security.bootstrap_admin_key", "FALAJ_BOOTSTRAP_ADMIN_KEY",
+     "Admin API key created on first start; empty means generate one into <data_dir>/admin.key.",
+     true, [](Config& c) -> FieldRef { return &c.security.bootstrap_admin_key; }},
+    {"projects.regions", "FALAJ_REGIONS",
+     "Regions a project may be pinned to (comma-separated in the environment).", false,
+     [](Config& c) -> FieldRef { return &c.projects.regions; }},
+    {"log.level", "FALAJ_LOG_LEVEL", "Log level: debug, info, warn or error.", false,
+     [](Config& c) -> FieldRef { return &c.log_level; }},
+};
+
+const KeySpec* FindKey(std::string_view key) {
+  for (const auto& spec : kKeys) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> SplitCommaList(std::string_view text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view item = text.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) items.emplace_back(item);
+    start = end + 1;
+  }
+  return items;
+}
+
+// Assigns a textual value (from the environment, a flag or a YAML scalar) to a key's field.
+Status AssignText(Config& config, const KeySpec& spec, std::string_view text,
+                  std::string_view origin) {
+  FieldRef field = spec.field(config);
+  if (auto* value = std::get_if<std::string*>(&field)) {
+    **value = std::string(text);
+  } else if (auto* number = std::get_if<int64_t*>(&field)) {
+    int64_t parsed = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (error != std::errc() || end != text.data() + text.size()) {
+      return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' expects an integer, got '{}'",
+                       origin, spec.key, text);
+    }
+    **number = parsed;
+  } else {
+    *std::get<std::vector<std::string>*>(field) = SplitCommaList(text);
+  }
+  return Ok();
+}
+
+Status AssignYaml(Config& config, const KeySpec& spec, const YAML::Node& node,
+                  std::string_view origin) {
+  FieldRef field = spec.field(config);
+  if (auto* list = std::get_if<std::vector<std::string>*>(&field)) {
+    if (!node.IsSequence()) {
+      return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' expects a list of strings",
+                       origin, spec.key);
+    }
+    (*list)->clear();
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' expects a list of strings",
+                         origin, spec.key);
+      }
+      (*list)->push_back(item.Scalar());
+    }
+    return Ok();
+  }
+  if (!node.IsScalar()) {
+    return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' expects a single value, not a {}",
+                     origin, spec.key, node.IsMap() ? "mapping" : "list");
+  }
+  return AssignText(config, spec, node.Scalar(), origin);
+}
+
+Status ApplyYamlMapping(Config& config, const YAML::Node& mapping, const std::string& prefix,
+                        std::string_view origin) {
+  for (const auto& entry : mapping) {
+    std::string key = prefix + entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    if (const KeySpec* spec = FindKey(key)) {
+      FALAJ_RETURN_IF_ERROR(AssignYaml(config, *spec, value, origin));
+    } else if (value.IsMap()) {
+      bool is_section = false;
+      for (const auto& candidate : kKeys) {
+        if (candidate.key.starts_with(key + ".")) is_section = true;
+      }
+      if (!is_section) {
+        return MakeError(ErrorCode::kInvalidArgument, "{}: unknown configuration key '{}'", origin,
+                         key);
+      }
+      FALAJ_RETURN_IF_ERROR(ApplyYamlMapping(config, value, key + ".", origin));
+    } else {
+      return MakeError(ErrorCode::kInvalidArgument, "{}: unknown configuration key '{}'", origin,
+                       key);
+    }
+  }
+  return Ok();
+}
+
+Status ApplyFile(Config& config, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot read configuration file '{}'", path);
+  } catch (const YAML::Exception& error) {
+    return MakeError(ErrorCode::kInvalidArgument, "{}: invalid YAML: {}", path, error.what());
+  }
+  if (root.IsNull()) return Ok();
+  if (!root.IsMap()) {
+    return MakeError(ErrorCode::kInvalidArgument, "{}: the top level must be a mapping", path);
+  }
+  try {
+    return ApplyYamlMapping(config, root, "", path);
+  } catch (const YAML::Exception& error) {
+    return MakeError(ErrorCode::kInvalidArgument, "{}: {}", path, error.what());
+  }
+}
+
+}  // namespace
+
+std::string Config::EffectiveMetadataUri() const {
+  return storage.metadata_uri.empty() ? "sqlite://" + storage.data_dir + "/falaj.db"
+                                      : storage.metadata_uri;
+}
+
+std::string Config::EffectiveBlobUri() const {
+  return storage.blob_uri.empty() ? "file://" + storage.data_dir + "/blobs" : storage.blob_uri;
+}
+
+Result<Config> LoadConfig(const ConfigSources& sources) {
+  Config config;
+  if (!sources.file.empty()) FALAJ_RETURN_IF_ERROR(ApplyFile(config, sources.file));
+  for (const auto& spec : kKeys) {
+    auto found = sources.env.find(std::string(spec.env));
+    if (found == sources.env.end()) continue;
+    std::string origin = "environment variable " + std::string(spec.env);
+    FALAJ_RETURN_IF_ERROR(AssignText(config, spec, found->second, origin));
+  }
+  for (const auto& [key, value] : sources.overrides) {
+    const KeySpec* spec = FindKey(key);
+    if (spec == nullptr) {
+      return MakeError(ErrorCode::kInvalidArgument, "command line: unknown configuration key '{}'",
+                       key);
+    }
+    FALAJ_RETURN_IF_ERROR(AssignText(config, *spec, value, "command line"));
+  }
+  FALAJ_RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "listen address '{}' must be host:port, e.g. 127.0.0.1:8080", address);
+  }
+  std::string_view host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string_view port_text = address.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return MakeError(ErrorCode::kInvalidArgument, "listen address '{}' has an invalid port",
+                     address);
+  }
+  return std::make_pair(std::string(host), static_cast<uint16_t>(port));
+}
+
+Status ValidateConfig(const Config& config) {
+  FALAJ_RETURN_IF_ERROR(ParseListenAddress(config.server.listen));
+  struct Bound {
+    std::string_view key;
+    int64_t value;
+    int64_t minimum;
+  };
+  const Bound bounds[] = {
+      {"server.io_threads", config.server.io_threads, 0},
+      {"server.worker_threads", config.server.worker_threads, 1},
+      {"server.body_limit_bytes", config.server.body_limit_bytes, 1},
+      {"server.header_timeout_seconds", config.server.header_timeout_seconds, 1},
+      {"server.body_timeout_seconds", config.server.body_timeout_seconds, 1},
+      {"server.idle_timeout_seconds", config.server.idle_timeout_seconds, 1},
+      {"server.shutdown_grace_seconds", config.server.shutdown_grace_seconds, 0},
+  };
+  for (const auto& bound : bounds) {
+    if (bound.value < bound.minimum) {
+      return MakeError(ErrorCode::kInvalidArgument, "key '{}' must be at least {}, got {}",
+                       bound.key, bound.minimum, bound.value);
+    }
+  }
+  if (config.server.tls.cert_file.empty() != config.server.tls.key_file.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "keys 'server.tls.cert_file' and 'server.tls.key_file' must be set together");
+  }
+  if (config.storage.data_dir.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "key 'storage.data_dir' must not be empty");
+  }
+  if (config.projects.regions.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "key 'projects.regions' must name a region");
+  }
+  if (log::Level level; !log::ParseLevel(config.log_level, &level)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "key 'log.level' must be debug, info, warn or error, got '{}'",
+                     config.log_level);
+  }
+  return Ok();
+}
+
+std::string RenderConfigYaml(const Config& config) {
+  Config copy = config;
+  YAML::Node root;
+  for (const auto& spec : kKeys) {
+    std::string_view rest = spec.key;
+    std::vector<std::string> path;
+    for (size_t dot; (dot = rest.find('.')) != std::string_view::npos; rest.remove_prefix(dot + 1)) {
+      path.emplace_back(rest.substr(0, dot));
+    }
+    FieldRef field = spec.field(copy);
+    YAML::Node value;
+    if (auto* text = std::get_if<std::string*>(&field)) {
+      value = (spec.secret && !(*text)->empty()) ? std::string("<redacted>") : **text;
+    } else if (auto* number = std::get_if<int64_t*>(&field)) {
+      value = **number;
+    } else {
+      for (const auto& item : *std::get<std::vector<std::string>*>(field)) value.push_back(item);
+    }
+    // yaml-cpp nodes are handles: walking down by assignment would rebind, so index by path.
+    switch (path.size()) {
+      case 1:
+        root[path[0]][std::string(rest)] = value;
+        break;
+      case 2:
+        root[path[0]][path[1]][std::string(rest)] = value;
+        break;
+      default:
+        root[std::string(rest)] = value;
+    }
+  }
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<ConfigKeyInfo> ConfigKeys() {
+  std::vector<ConfigKeyInfo> keys;
+  for (const auto& spec : kKeys) keys.push_back({spec.key, spec.env, spec.description, spec.secret});
+  return keys;
+}
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string_view text(*entry);
+    auto equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    env.emplace(text.substr(0, equals), text.substr(equals + 1));
+  }
+  return env;
+}
+
+}  // namespace falaj

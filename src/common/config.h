@@ -1,0 +1,94 @@
+// Server configuration: defaults, then a YAML file, then FALAJ_* environment variables, then
+// command-line overrides. Every key is declared once in the key table (config.cc) with its type,
+// environment variable, description and whether it is a secret; that table drives parsing,
+// validation, `falaj config print` (secrets redacted) and docs/configuration.md.
+//
+// Loading is strict: an unknown key or a value of the wrong type stops start-up with a message
+// naming the key and where it came from. A loaded Config is a plain value; share it read-only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace falaj {
+
+struct TlsConfig {
+  std::string cert_file;  // PEM certificate chain; TLS is on when both files are set
+  std::string key_file;   // PEM private key
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  int64_t io_threads = 0;  // 0: one per core
+  int64_t worker_threads = 4;
+  int64_t body_limit_bytes = 64 << 20;
+  int64_t header_timeout_seconds = 10;
+  int64_t body_timeout_seconds = 60;
+  int64_t idle_timeout_seconds = 60;
+  int64_t shutdown_grace_seconds = 10;
+  TlsConfig tls;
+};
+
+struct StorageConfig {
+  std::string data_dir = "./data";
+  std::string metadata_uri;  // empty: sqlite://<data_dir>/falaj.db
+  std::string blob_uri;      // empty: file://<data_dir>/blobs
+};
+
+struct SecurityConfig {
+  std::string bootstrap_admin_key;  // secret; empty: generate one into <data_dir>/admin.key
+};
+
+struct ProjectsConfig {
+  std::vector<std::string> regions = {"uae-north", "uae-central", "eu-west"};
+};
+
+struct Config {
+  ServerConfig server;
+  StorageConfig storage;
+  SecurityConfig security;
+  ProjectsConfig projects;
+  std::string log_level = "info";
+
+  // The metadata and blob URIs with the data-dir defaults filled in.
+  std::string EffectiveMetadataUri() const;
+  std::string EffectiveBlobUri() const;
+};
+
+// Where a configuration comes from, in the order they apply.
+struct ConfigSources {
+  std::string file;                              // YAML file; empty for none
+  std::map<std::string, std::string> env;        // environment, e.g. from environ
+  std::vector<std::pair<std::string, std::string>> overrides;  // key=value from flags
+};
+
+Result<Config> LoadConfig(const ConfigSources& sources);
+
+// Checks cross-field rules (TLS needs both files, positive limits, a parseable listen address).
+Status ValidateConfig(const Config& config);
+
+// The effective configuration as YAML, with secrets replaced by "<redacted>".
+std::string RenderConfigYaml(const Config& config);
+
+struct ConfigKeyInfo {
+  std::string_view key;
+  std::string_view env;
+  std::string_view description;
+  bool secret;
+};
+// Every configuration key, for documentation and its test.
+std::vector<ConfigKeyInfo> ConfigKeys();
+
+// Reads the process environment into a map.
+std::map<std::string, std::string> ProcessEnvironment();
+
+// Splits "host:port" (or "[v6]:port"); port 0 means any free port.
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view address);
+
+}  // namespace falaj
