@@ -11,9 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http_server.h"
-#include "api/project_routes.h"
 #include "api/request_pipeline.h"
-#include "api/system_routes.h"
+#include "api/routes.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "projects/project_service.h"
@@ -99,8 +98,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
     std::fflush(stdout);
   }
 
-  FALAJ_RETURN_IF_ERROR(AddSystemRoutes(parts->router, parts->ready, parts->metrics));
-  FALAJ_RETURN_IF_ERROR(AddProjectRoutes(parts->router, *parts->projects));
+  FALAJ_RETURN_IF_ERROR(
+      AddAllRoutes(parts->router, {parts->ready, parts->metrics, *parts->projects}));
   parts->pipeline = std::make_unique<RequestPipeline>(parts->router, *parts->keys, *parts->audit,
                                                       parts->metrics);
   parts->http = std::make_unique<HttpServer>(parts->config.server, *parts->pipeline);

@@ -1,0 +1,77 @@
+// The contract test: every registered route is in api/openapi.yaml with the same permission,
+// and every operation in the spec is a registered route.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "api/routes.h"
+#include "api/system_routes.h"
+#include "storage/metadata_store.h"
+
+namespace falaj::api {
+namespace {
+
+class OpenApiContractTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("falaj_contract_" + std::to_string(::getpid()));
+    auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 1);
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
+    projects_ = std::make_unique<projects::ProjectService>(*store_, std::vector<std::string>{"x"});
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_, metrics_, *projects_}));
+  }
+  void TearDown() override { std::filesystem::remove_all(directory_); }
+
+  static std::string Lower(std::string text) {
+    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  }
+
+  std::filesystem::path directory_;
+  std::atomic<bool> ready_{true};
+  metrics::Registry metrics_;
+  std::unique_ptr<storage::MetadataStore> store_;
+  std::unique_ptr<projects::ProjectService> projects_;
+  Router router_;
+};
+
+TEST_F(OpenApiContractTest, SpecAndRouteTableMatch) {
+  YAML::Node spec = YAML::LoadFile(std::string(FALAJ_SOURCE_DIR) + "/api/openapi.yaml");
+  std::set<std::string> documented;
+  for (const auto& path : spec["paths"]) {
+    for (const auto& operation : path.second) {
+      std::string method = operation.first.as<std::string>();
+      if (method == "parameters") continue;
+      std::string key = method + " " + path.first.as<std::string>();
+      documented.insert(key);
+      ASSERT_TRUE(operation.second["x-falaj-permission"]) << key << " has no x-falaj-permission";
+    }
+  }
+  std::set<std::string> registered;
+  for (const auto& route : router_.routes()) {
+    std::string key = Lower(route.method) + " " + route.pattern;
+    registered.insert(key);
+    EXPECT_TRUE(documented.count(key)) << "route missing from api/openapi.yaml: " << key;
+    if (!documented.count(key)) continue;
+    auto operation = spec["paths"][route.pattern][Lower(route.method)];
+    EXPECT_EQ(operation["x-falaj-permission"].as<std::string>(), route.permission) << key;
+  }
+  for (const auto& key : documented) {
+    EXPECT_TRUE(registered.count(key)) << "api/openapi.yaml names a route that does not exist: "
+                                       << key;
+  }
+}
+
+TEST_F(OpenApiContractTest, ServedDocumentIsTheRepositoryFile) {
+  std::ifstream file(std::string(FALAJ_SOURCE_DIR) + "/api/openapi.yaml");
+  std::string content((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(OpenApiDocument(), content);
+}
+
+}  // namespace
+}  // namespace falaj::api

@@ -1,0 +1,61 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+namespace falaj::api {
+namespace {
+
+Handler Reply(int status) {
+  return [status](HttpRequest&) { return HttpResponse::Text(status, "text/plain", ""); };
+}
+
+TEST(RouterTest, RefusesRouteWithoutPermission) {
+  Router router;
+  auto added = router.Add({"GET", "/x", "", Execution::kWorker, false, Reply(200)});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(added.error().message.find("declares no permission"), std::string::npos);
+}
+
+TEST(RouterTest, RefusesDuplicateAndMalformedRoutes) {
+  Router router;
+  ASSERT_TRUE(router.Add({"GET", "/x", "x.read", Execution::kWorker, false, Reply(200)}));
+  EXPECT_FALSE(router.Add({"GET", "/x", "x.read", Execution::kWorker, false, Reply(200)}));
+  EXPECT_FALSE(router.Add({"GET", "x", "x.read", Execution::kWorker, false, Reply(200)}));
+  EXPECT_FALSE(router.Add({"GET", "/y", "x.read", Execution::kWorker, false, nullptr}));
+}
+
+TEST(RouterTest, MatchesParametersAndDistinguishes404From405) {
+  Router router;
+  ASSERT_TRUE(router.Add({"GET", "/p/{name}", "p.read", Execution::kWorker, false, Reply(200)}));
+  ASSERT_TRUE(router.Add({"DELETE", "/p/{name}", "p.write", Execution::kWorker, false, Reply(204)}));
+
+  RouteMatch found = router.Match("GET", "/p/demo");
+  ASSERT_NE(found.route, nullptr);
+  EXPECT_EQ(found.params.at("name"), "demo");
+  EXPECT_FALSE(found.error.has_value());
+
+  RouteMatch wrong_method = router.Match("POST", "/p/demo");
+  EXPECT_EQ(wrong_method.route, nullptr);
+  ASSERT_TRUE(wrong_method.error.has_value());
+  EXPECT_EQ(wrong_method.error->code, ErrorCode::kMethodNotAllowed);
+  EXPECT_EQ(wrong_method.allowed_methods, "GET, DELETE");
+
+  for (const char* path : {"/p", "/p/", "/p/demo/extra", "/q/demo", ""}) {
+    RouteMatch missing = router.Match("GET", path);
+    EXPECT_EQ(missing.route, nullptr) << path;
+    ASSERT_TRUE(missing.error.has_value()) << path;
+    EXPECT_EQ(missing.error->code, ErrorCode::kNotFound) << path;
+  }
+}
+
+TEST(RouterTest, AuditsMutationsByDefault) {
+  Router router;
+  ASSERT_TRUE(router.Add({"GET", "/a", "a.read", Execution::kWorker, false, Reply(200)}));
+  ASSERT_TRUE(router.Add({"POST", "/a", "a.write", Execution::kWorker, false, Reply(201)}));
+  EXPECT_FALSE(router.routes()[0].audited);
+  EXPECT_TRUE(router.routes()[1].audited);
+}
+
+}  // namespace
+}  // namespace falaj::api

@@ -1,0 +1,13 @@
+#include "api/routes.h"
+
+#include "api/project_routes.h"
+#include "api/system_routes.h"
+
+namespace falaj::api {
+
+Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
+  FALAJ_RETURN_IF_ERROR(AddSystemRoutes(router, dependencies.ready, dependencies.metrics));
+  return AddProjectRoutes(router, dependencies.projects);
+}
+
+}  // namespace falaj::api

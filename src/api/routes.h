@@ -1,0 +1,21 @@
+// The full route table of the server, in one place: the server registers exactly this, and the
+// contract test compares exactly this against api/openapi.yaml.
+#pragma once
+
+#include <atomic>
+
+#include "api/router.h"
+#include "common/metrics.h"
+#include "projects/project_service.h"
+
+namespace falaj::api {
+
+struct RouteDependencies {
+  const std::atomic<bool>& ready;
+  const metrics::Registry& metrics;
+  projects::ProjectService& projects;
+};
+
+Status AddAllRoutes(Router& router, const RouteDependencies& dependencies);
+
+}  // namespace falaj::api

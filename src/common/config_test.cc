@@ -1,0 +1,136 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace falaj {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  std::string WriteFile(const std::string& content) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("falaj_config_test_" + std::to_string(::getpid()) + ".yaml");
+    std::ofstream(path_) << content;
+    return path_.string();
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+  std::filesystem::path path_;
+};
+
+TEST_F(ConfigTest, DefaultsAreValid) {
+  auto config = LoadConfig({});
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(config->server.body_limit_bytes, 64 << 20);
+  EXPECT_EQ(config->EffectiveMetadataUri(), "sqlite://./data/falaj.db");
+  EXPECT_EQ(config->EffectiveBlobUri(), "file://./data/blobs");
+}
+
+TEST_F(ConfigTest, FileThenEnvironmentThenFlags) {
+  ConfigSources sources;
+  sources.file = WriteFile(
+      "server:\n  listen: 0.0.0.0:9000\n  worker_threads: 3\n  tls:\n    cert_file: c\n"
+      "    key_file: k\nprojects:\n  regions: [uae-north, uae-central]\nlog:\n  level: debug\n");
+  sources.env = {{"FALAJ_WORKER_THREADS", "5"}, {"FALAJ_REGIONS", "eu-west, uae-north"}};
+  sources.overrides = {{"server.listen", "127.0.0.1:1234"}};
+  auto config = LoadConfig(sources);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->server.listen, "127.0.0.1:1234");
+  EXPECT_EQ(config->server.worker_threads, 5);
+  EXPECT_EQ(config->server.tls.cert_file, "c");
+  EXPECT_EQ(config->projects.regions, (std::vector<std::string>{"eu-west", "uae-north"}));
+  EXPECT_EQ(config->log_level, "debug");
+}
+
+TEST_F(ConfigTest, UnknownKeyNamesKeyAndFile) {
+  ConfigSources sources;
+  sources.file = WriteFile("server:\n  lisen: 1.2.3.4:5\n");
+  auto config = LoadConfig(sources);
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("unknown configuration key 'server.lisen'"),
+            std::string::npos);
+  EXPECT_NE(config.error().message.find(sources.file), std::string::npos);
+
+  sources.file = WriteFile("nonsense: 1\n");
+  EXPECT_NE(LoadConfig(sources).error().message.find("'nonsense'"), std::string::npos);
+}
+
+TEST_F(ConfigTest, WrongTypesAreRefused) {
+  ConfigSources sources;
+  sources.file = WriteFile("server:\n  worker_threads: many\n");
+  auto config = LoadConfig(sources);
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("'server.worker_threads' expects an integer, got 'many'"),
+            std::string::npos);
+
+  sources.file = WriteFile("server:\n  listen: [a, b]\n");
+  EXPECT_NE(LoadConfig(sources).error().message.find("expects a single value"), std::string::npos);
+  sources.file = WriteFile("projects:\n  regions: uae-north\n");
+  EXPECT_NE(LoadConfig(sources).error().message.find("expects a list"), std::string::npos);
+  sources.file = WriteFile("server: [1, 2]\n");
+  EXPECT_FALSE(LoadConfig(sources));
+  sources.file = WriteFile("server: {listen: x\n");
+  EXPECT_NE(LoadConfig(sources).error().message.find("invalid YAML"), std::string::npos);
+
+  ConfigSources env_only;
+  env_only.env = {{"FALAJ_BODY_LIMIT_BYTES", "12abc"}};
+  auto from_env = LoadConfig(env_only);
+  ASSERT_FALSE(from_env);
+  EXPECT_NE(from_env.error().message.find("FALAJ_BODY_LIMIT_BYTES"), std::string::npos);
+}
+
+TEST_F(ConfigTest, CrossFieldRules) {
+  for (auto override : std::vector<std::pair<std::string, std::string>>{
+           {"server.tls.cert_file", "only-cert"},
+           {"server.body_limit_bytes", "0"},
+           {"server.listen", "no-port"},
+           {"server.listen", "1.2.3.4:70000"},
+           {"log.level", "loud"},
+           {"projects.regions", ""}}) {
+    ConfigSources sources;
+    sources.overrides = {override};
+    EXPECT_FALSE(LoadConfig(sources)) << override.first << "=" << override.second;
+  }
+  ConfigSources unknown;
+  unknown.overrides = {{"server.nope", "1"}};
+  EXPECT_NE(LoadConfig(unknown).error().message.find("'server.nope'"), std::string::npos);
+}
+
+TEST_F(ConfigTest, PrintRedactsSecrets) {
+  ConfigSources sources;
+  sources.env = {{"FALAJ_BOOTSTRAP_ADMIN_KEY", "super-secret-key-value-123456"},
+                 {"FALAJ_METADATA_URI", "postgresql://user:pw@db/falaj"}};
+  auto config = LoadConfig(sources);
+  ASSERT_TRUE(config);
+  std::string printed = RenderConfigYaml(*config);
+  EXPECT_EQ(printed.find("super-secret"), std::string::npos);
+  EXPECT_EQ(printed.find("user:pw"), std::string::npos);
+  EXPECT_NE(printed.find("bootstrap_admin_key: <redacted>"), std::string::npos);
+  EXPECT_NE(printed.find("listen: 127.0.0.1:8080"), std::string::npos);
+  EXPECT_NE(printed.find("cert_file"), std::string::npos);
+}
+
+TEST_F(ConfigTest, EveryKeyIsDocumented) {
+  std::ifstream file(std::string(FALAJ_SOURCE_DIR) + "/docs/configuration.md");
+  std::string docs((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(docs.empty());
+  for (const auto& key : ConfigKeys()) {
+    EXPECT_NE(docs.find("`" + std::string(key.key) + "`"), std::string::npos) << key.key;
+    EXPECT_NE(docs.find("`" + std::string(key.env) + "`"), std::string::npos) << key.env;
+  }
+}
+
+TEST(ListenAddressTest, ParsesHostsAndPorts) {
+  EXPECT_EQ(*ParseListenAddress("127.0.0.1:0"), std::make_pair(std::string("127.0.0.1"),
+                                                                uint16_t{0}));
+  EXPECT_EQ(ParseListenAddress("[::1]:8080")->first, "::1");
+  EXPECT_FALSE(ParseListenAddress(":80"));
+  EXPECT_FALSE(ParseListenAddress("host:"));
+  EXPECT_FALSE(ParseListenAddress("host:-1"));
+}
+
+}  // namespace
+}  // namespace falaj
