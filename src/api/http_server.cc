@@ -1,12 +1,11 @@
 #include "api/http_server.h"
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -35,7 +34,7 @@ constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
 // is in the middle of a request. Touched on the connection's strand except `busy`.
 struct Connection {
   beast::tcp_stream* stream = nullptr;
-  bool alive = true;                // only read or written on the connection's strand
+  bool alive = true;  // only read or written on the connection's strand
   std::atomic<bool> busy{false};
 };
 
@@ -45,7 +44,8 @@ HttpRequest ToHttpRequest(http::request<http::string_body>&& request, std::strin
   std::string_view target = request.target();
   auto question = target.find('?');
   converted.path = std::string(target.substr(0, question));
-  if (question != std::string_view::npos) converted.query = std::string(target.substr(question + 1));
+  if (question != std::string_view::npos)
+    converted.query = std::string(target.substr(question + 1));
   for (const auto& field : request) {
     std::string name(field.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -201,8 +201,8 @@ asio::awaitable<void> HttpServer::Impl::RunConnection(tcp::socket socket) {
     connection->stream = &beast::get_lowest_layer(secure);
     beast::get_lowest_layer(secure).expires_after(
         std::chrono::seconds(config.header_timeout_seconds));
-    auto [error] = co_await secure.async_handshake(asio::ssl::stream_base::server,
-                                                   as_tuple(use_awaitable));
+    auto [error] =
+        co_await secure.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
     if (!error) {
       co_await Serve(secure, *connection, remote);
       beast::get_lowest_layer(secure).expires_after(std::chrono::seconds(1));
@@ -254,7 +254,8 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connec
       partial.remote_address = remote;
       if (parser.is_header_done()) {
         partial.method = std::string(parser.get().method_string());
-        partial.path = std::string(parser.get().target().substr(0, parser.get().target().find('?')));
+        partial.path =
+            std::string(parser.get().target().substr(0, parser.get().target().find('?')));
       }
       if (auto answer = ParseErrorAnswer(error, config.body_limit_bytes)) {
         co_await Refuse(stream, buffer, std::move(partial), *answer);

@@ -33,11 +33,10 @@ HttpResponse HttpResponse::Text(int status, std::string content_type, std::strin
 }
 
 HttpResponse HttpResponse::FromError(const Error& error, std::string_view request_id) {
-  return Json(HttpStatusFor(error.code),
-              {{"error",
-                {{"code", ErrorCodeName(error.code)},
-                 {"message", error.message},
-                 {"request_id", request_id}}}});
+  return Json(HttpStatusFor(error.code), {{"error",
+                                           {{"code", ErrorCodeName(error.code)},
+                                            {"message", error.message},
+                                            {"request_id", request_id}}}});
 }
 
 }  // namespace falaj::api

@@ -17,8 +17,8 @@ namespace {
 class OpenApiContractTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("falaj_contract_" + std::to_string(::getpid()));
+    directory_ =
+        std::filesystem::temp_directory_path() / ("falaj_contract_" + std::to_string(::getpid()));
     auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 1);
     ASSERT_TRUE(store) << store.error().message;
     store_ = std::move(*store);
@@ -62,8 +62,8 @@ TEST_F(OpenApiContractTest, SpecAndRouteTableMatch) {
     EXPECT_EQ(operation["x-falaj-permission"].as<std::string>(), route.permission) << key;
   }
   for (const auto& key : documented) {
-    EXPECT_TRUE(registered.count(key)) << "api/openapi.yaml names a route that does not exist: "
-                                       << key;
+    EXPECT_TRUE(registered.count(key))
+        << "api/openapi.yaml names a route that does not exist: " << key;
   }
 }
 

@@ -28,7 +28,8 @@ HttpResponse Answer(const HttpRequest& request, Body&& body) {
 Result<HttpResponse> CreateProject(projects::ProjectService& service, const HttpRequest& request) {
   auto body = json::ParseObject(request.body);
   if (!body) return std::unexpected(body.error());
-  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(*body, {"name", "description", "region", "labels"}));
+  FALAJ_RETURN_IF_ERROR(
+      json::RejectUnknownFields(*body, {"name", "description", "region", "labels"}));
   projects::Project project;
   auto name = json::RequiredString(*body, "name");
   if (!name) return std::unexpected(name.error());
@@ -72,36 +73,35 @@ Result<HttpResponse> UpdateProject(projects::ProjectService& service, const Http
 }  // namespace
 
 Status AddProjectRoutes(Router& router, projects::ProjectService& service) {
-  FALAJ_RETURN_IF_ERROR(router.Add(
-      {"GET", "/api/v1/projects", "projects.read", Execution::kWorker, false,
-       [&service](HttpRequest& request) {
-         return Answer(request, [&]() -> Result<HttpResponse> {
-           auto listed = service.List();
-           if (!listed) return std::unexpected(listed.error());
-           nlohmann::json items = nlohmann::json::array();
-           for (const auto& project : *listed) items.push_back(ProjectJson(project));
-           return HttpResponse::Json(200, {{"projects", items}});
-         });
-       }}));
-  FALAJ_RETURN_IF_ERROR(router.Add(
-      {"POST", "/api/v1/projects", "projects.write", Execution::kWorker, true,
-       [&service](HttpRequest& request) {
-         return Answer(request, [&] { return CreateProject(service, request); });
-       }}));
-  FALAJ_RETURN_IF_ERROR(router.Add(
-      {"GET", "/api/v1/projects/{project}", "projects.read", Execution::kWorker, false,
-       [&service](HttpRequest& request) {
-         return Answer(request, [&]() -> Result<HttpResponse> {
-           auto project = service.Get(request.PathParam("project"));
-           if (!project) return std::unexpected(project.error());
-           return HttpResponse::Json(200, ProjectJson(*project));
-         });
-       }}));
-  FALAJ_RETURN_IF_ERROR(router.Add(
-      {"PATCH", "/api/v1/projects/{project}", "projects.write", Execution::kWorker, true,
-       [&service](HttpRequest& request) {
-         return Answer(request, [&] { return UpdateProject(service, request); });
-       }}));
+  FALAJ_RETURN_IF_ERROR(router.Add({"GET", "/api/v1/projects", "projects.read", Execution::kWorker,
+                                    false, [&service](HttpRequest& request) {
+                                      return Answer(request, [&]() -> Result<HttpResponse> {
+                                        auto listed = service.List();
+                                        if (!listed) return std::unexpected(listed.error());
+                                        nlohmann::json items = nlohmann::json::array();
+                                        for (const auto& project : *listed)
+                                          items.push_back(ProjectJson(project));
+                                        return HttpResponse::Json(200, {{"projects", items}});
+                                      });
+                                    }}));
+  FALAJ_RETURN_IF_ERROR(router.Add({"POST", "/api/v1/projects", "projects.write",
+                                    Execution::kWorker, true, [&service](HttpRequest& request) {
+                                      return Answer(
+                                          request, [&] { return CreateProject(service, request); });
+                                    }}));
+  FALAJ_RETURN_IF_ERROR(router.Add({"GET", "/api/v1/projects/{project}", "projects.read",
+                                    Execution::kWorker, false, [&service](HttpRequest& request) {
+                                      return Answer(request, [&]() -> Result<HttpResponse> {
+                                        auto project = service.Get(request.PathParam("project"));
+                                        if (!project) return std::unexpected(project.error());
+                                        return HttpResponse::Json(200, ProjectJson(*project));
+                                      });
+                                    }}));
+  FALAJ_RETURN_IF_ERROR(router.Add({"PATCH", "/api/v1/projects/{project}", "projects.write",
+                                    Execution::kWorker, true, [&service](HttpRequest& request) {
+                                      return Answer(
+                                          request, [&] { return UpdateProject(service, request); });
+                                    }}));
   return router.Add({"DELETE", "/api/v1/projects/{project}", "projects.write", Execution::kWorker,
                      true, [&service](HttpRequest& request) {
                        return Answer(request, [&]() -> Result<HttpResponse> {

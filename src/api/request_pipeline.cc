@@ -71,7 +71,8 @@ HttpResponse RequestPipeline::Handle(HttpRequest& request, const RouteMatch& mat
   auto started = std::chrono::steady_clock::now();
   if (match.route == nullptr) {
     HttpResponse response = HttpResponse::FromError(*match.error, request.request_id);
-    if (!match.allowed_methods.empty()) response.headers.emplace_back("Allow", match.allowed_methods);
+    if (!match.allowed_methods.empty())
+      response.headers.emplace_back("Allow", match.allowed_methods);
     Finish(request, "unmatched", response, started);
     return response;
   }
@@ -84,8 +85,8 @@ HttpResponse RequestPipeline::Handle(HttpRequest& request, const RouteMatch& mat
     } catch (const std::exception& error) {
       // Handlers return errors as values; an exception here is a bug, answered as one.
       log::Error("handler threw", {{"request_id", request.request_id}, {"what", error.what()}});
-      response = HttpResponse::FromError({ErrorCode::kInternal, "internal error"},
-                                         request.request_id);
+      response =
+          HttpResponse::FromError({ErrorCode::kInternal, "internal error"}, request.request_id);
     }
     if (route.audited) Audit(request, route.permission, response.status);
   }

@@ -1,40 +1,55 @@
 #include "api/router.h"
 
+#include <algorithm>
+
 namespace falaj::api {
 namespace {
-
-std::vector<std::string_view> SplitPath(std::string_view path) {
-  std::vector<std::string_view> segments;
-  size_t start = 1;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    segments.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return segments;
-}
 
 bool IsParameter(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// Walks pattern and path one '/'-separated segment at a time, without allocating; parameters
+// are captured only once the whole path has matched.
 bool MatchPattern(std::string_view pattern, std::string_view path,
                   std::map<std::string, std::string>* params) {
-  auto pattern_segments = SplitPath(pattern);
-  auto path_segments = SplitPath(path);
-  if (pattern_segments.size() != path_segments.size()) return false;
-  std::map<std::string, std::string> captured;
-  for (size_t i = 0; i < pattern_segments.size(); ++i) {
-    if (IsParameter(pattern_segments[i])) {
-      if (path_segments[i].empty()) return false;
-      auto name = pattern_segments[i].substr(1, pattern_segments[i].size() - 2);
-      captured.emplace(name, path_segments[i]);
-    } else if (pattern_segments[i] != path_segments[i]) {
+  if (path.empty() || path.front() != '/') return false;
+  size_t pattern_at = 1;
+  size_t path_at = 1;
+  int parameters = 0;
+  while (true) {
+    size_t pattern_end = std::min(pattern.find('/', pattern_at), pattern.size());
+    size_t path_end = std::min(path.find('/', path_at), path.size());
+    std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
+    std::string_view actual = path.substr(path_at, path_end - path_at);
+    if (IsParameter(expected)) {
+      if (actual.empty()) return false;
+      ++parameters;
+    } else if (expected != actual) {
       return false;
     }
+    bool pattern_done = pattern_end == pattern.size();
+    bool path_done = path_end == path.size();
+    if (pattern_done || path_done) {
+      if (pattern_done != path_done) return false;
+      break;
+    }
+    pattern_at = pattern_end + 1;
+    path_at = path_end + 1;
   }
-  *params = std::move(captured);
+  params->clear();
+  if (parameters == 0) return true;
+  for (pattern_at = 1, path_at = 1; pattern_at <= pattern.size();) {
+    size_t pattern_end = std::min(pattern.find('/', pattern_at), pattern.size());
+    size_t path_end = std::min(path.find('/', path_at), path.size());
+    std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
+    if (IsParameter(expected)) {
+      params->emplace(expected.substr(1, expected.size() - 2),
+                      path.substr(path_at, path_end - path_at));
+    }
+    pattern_at = pattern_end + 1;
+    path_at = path_end + 1;
+  }
   return true;
 }
 
@@ -51,8 +66,8 @@ Status Router::Add(Route route) {
   }
   for (const auto& existing : routes_) {
     if (existing.method == route.method && existing.pattern == route.pattern) {
-      return MakeError(ErrorCode::kInvalidArgument, "route {} {} is registered twice",
-                       route.method, route.pattern);
+      return MakeError(ErrorCode::kInvalidArgument, "route {} {} is registered twice", route.method,
+                       route.pattern);
     }
   }
   route.audited = route.audited || (route.method != "GET" && route.method != "HEAD");

@@ -28,7 +28,8 @@ TEST(RouterTest, RefusesDuplicateAndMalformedRoutes) {
 TEST(RouterTest, MatchesParametersAndDistinguishes404From405) {
   Router router;
   ASSERT_TRUE(router.Add({"GET", "/p/{name}", "p.read", Execution::kWorker, false, Reply(200)}));
-  ASSERT_TRUE(router.Add({"DELETE", "/p/{name}", "p.write", Execution::kWorker, false, Reply(204)}));
+  ASSERT_TRUE(
+      router.Add({"DELETE", "/p/{name}", "p.write", Execution::kWorker, false, Reply(204)}));
 
   RouteMatch found = router.Match("GET", "/p/demo");
   ASSERT_NE(found.route, nullptr);
@@ -55,6 +56,25 @@ TEST(RouterTest, AuditsMutationsByDefault) {
   ASSERT_TRUE(router.Add({"POST", "/a", "a.write", Execution::kWorker, false, Reply(201)}));
   EXPECT_FALSE(router.routes()[0].audited);
   EXPECT_TRUE(router.routes()[1].audited);
+}
+
+}  // namespace
+}  // namespace falaj::api
+
+namespace falaj::api {
+namespace {
+
+TEST(RouterTest, CapturesSeveralParametersAndRejectsEmptySegments) {
+  Router router;
+  ASSERT_TRUE(router.Add({"POST", "/v2/models/{model}/versions/{version}/infer", "m.write",
+                          Execution::kWorker, false, Reply(200)}));
+  RouteMatch match = router.Match("POST", "/v2/models/fraud/versions/3/infer");
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.params.at("model"), "fraud");
+  EXPECT_EQ(match.params.at("version"), "3");
+  EXPECT_EQ(router.Match("POST", "/v2/models//versions/3/infer").route, nullptr);
+  EXPECT_EQ(router.Match("POST", "/v2/models/fraud/versions/3/infer/").route, nullptr);
+  EXPECT_EQ(router.Match("POST", "v2/models/fraud/versions/3/infer").route, nullptr);
 }
 
 }  // namespace

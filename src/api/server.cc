@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -55,6 +55,11 @@ Status WriteAdminKey(const std::string& data_dir, const std::string& key) {
   return Ok();
 }
 
+// "127.0.0.1:0" with the port actually bound.
+std::string ReplacePort(const std::string& listen, uint16_t port) {
+  return listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
@@ -74,8 +79,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                              static_cast<int>(config.server.worker_threads) + 1);
   if (!metadata) return std::unexpected(metadata.error());
   parts->metadata = std::move(*metadata);
-  for (const auto* set : {&security::ApiKeyService::Migrations(),
-                          &security::AuditLog::Migrations(),
+  for (const auto* set : {&security::ApiKeyService::Migrations(), &security::AuditLog::Migrations(),
                           &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
@@ -100,8 +104,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
 
   FALAJ_RETURN_IF_ERROR(
       AddAllRoutes(parts->router, {parts->ready, parts->metrics, *parts->projects}));
-  parts->pipeline = std::make_unique<RequestPipeline>(parts->router, *parts->keys, *parts->audit,
-                                                      parts->metrics);
+  parts->pipeline =
+      std::make_unique<RequestPipeline>(parts->router, *parts->keys, *parts->audit, parts->metrics);
   parts->http = std::make_unique<HttpServer>(parts->config.server, *parts->pipeline);
   FALAJ_RETURN_IF_ERROR(parts->http->Start());
   parts->ready = true;
@@ -110,6 +114,10 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                           {"tls", parts->http->tls()},
                           {"data_dir", config.storage.data_dir},
                           {"metadata", parts->metadata->backend()}});
+  // On stdout whatever the log level, so scripts (and people) always learn the bound port.
+  std::printf("falaj: serving %s://%s\n", parts->http->tls() ? "https" : "http",
+              ReplacePort(config.server.listen, parts->http->port()).c_str());
+  std::fflush(stdout);
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 

@@ -14,13 +14,14 @@ Status AddSystemRoutes(Router& router, const std::atomic<bool>& ready,
                                     Execution::kInline, false, [](HttpRequest&) {
                                       return HttpResponse::Json(200, {{"status", "ok"}});
                                     }}));
-  FALAJ_RETURN_IF_ERROR(
-      router.Add({"GET", "/readyz", std::string(kPublicPermission), Execution::kInline, false,
-                  [&ready](HttpRequest& request) {
-                    if (ready.load()) return HttpResponse::Json(200, {{"status", "ready"}});
-                    return HttpResponse::FromError(
-                        {ErrorCode::kUnavailable, "storage is not open yet"}, request.request_id);
-                  }}));
+  FALAJ_RETURN_IF_ERROR(router.Add({"GET", "/readyz", std::string(kPublicPermission),
+                                    Execution::kInline, false, [&ready](HttpRequest& request) {
+                                      if (ready.load())
+                                        return HttpResponse::Json(200, {{"status", "ready"}});
+                                      return HttpResponse::FromError(
+                                          {ErrorCode::kUnavailable, "storage is not open yet"},
+                                          request.request_id);
+                                    }}));
   FALAJ_RETURN_IF_ERROR(router.Add({"GET", "/metrics", std::string(kPublicPermission),
                                     Execution::kInline, false, [&metrics](HttpRequest&) {
                                       return HttpResponse::Text(

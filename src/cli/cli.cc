@@ -1,7 +1,6 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "cli/client_commands.h"
@@ -51,8 +50,7 @@ int Main(int argc, char** argv) {
   std::vector<std::string> labels;
   CLI::App* create = projects->add_subcommand("create", "Create a project");
   create->add_option("name", create_args.name, "Project name (lowercase DNS label)")->required();
-  create->add_option("--region", create_args.region, "Region the project is pinned to")
-      ->required();
+  create->add_option("--region", create_args.region, "Region the project is pinned to")->required();
   create->add_option("--description", create_args.description, "Free-text description");
   create->add_option("--label", labels, "Label key=value (repeatable)");
   std::string name;

@@ -19,9 +19,8 @@ Result<nlohmann::json> Call(const ClientContext& context, std::string_view metho
   if (!response) return std::unexpected(response.error());
   nlohmann::json parsed = nlohmann::json::parse(response->body, nullptr, false);
   if (response->status >= 400) {
-    std::string message = parsed.is_discarded()
-                              ? response->body
-                              : parsed["error"].value("message", response->body);
+    std::string message =
+        parsed.is_discarded() ? response->body : parsed["error"].value("message", response->body);
     std::string code = parsed.is_discarded() ? "" : parsed["error"].value("code", "");
     return MakeError(ErrorCode::kFailedPrecondition, "{} {}: {}", response->status, code, message);
   }

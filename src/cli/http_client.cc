@@ -30,8 +30,8 @@ Result<ParsedUrl> ParseUrl(std::string_view url) {
   } else if (url.starts_with("http://")) {
     url.remove_prefix(7);
   } else {
-    return MakeError(ErrorCode::kInvalidArgument, "server URL '{}' must start with http:// or https://",
-                     url);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "server URL '{}' must start with http:// or https://", url);
   }
   while (url.ends_with("/")) url.remove_suffix(1);
   auto colon = url.rfind(':');
@@ -50,12 +50,14 @@ template <typename Stream>
 Result<ClientResponse> Exchange(Stream& stream, http::request<http::string_body>& request) {
   beast::error_code error;
   http::write(stream, request, error);
-  if (error) return MakeError(ErrorCode::kUnavailable, "sending request failed: {}", error.message());
+  if (error)
+    return MakeError(ErrorCode::kUnavailable, "sending request failed: {}", error.message());
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(1ULL << 30);
   http::read(stream, buffer, parser, error);
-  if (error) return MakeError(ErrorCode::kUnavailable, "reading response failed: {}", error.message());
+  if (error)
+    return MakeError(ErrorCode::kUnavailable, "reading response failed: {}", error.message());
   return ClientResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
 }
 
@@ -70,12 +72,14 @@ Result<ClientResponse> SendRequest(const ClientOptions& options, std::string_vie
   beast::error_code error;
   auto endpoints = resolver.resolve(url->host, url->port, error);
   if (error) {
-    return MakeError(ErrorCode::kUnavailable, "cannot resolve '{}': {}", url->host, error.message());
+    return MakeError(ErrorCode::kUnavailable, "cannot resolve '{}': {}", url->host,
+                     error.message());
   }
   http::request<http::string_body> request{http::string_to_verb(method), std::string(path), 11};
   request.set(http::field::host, url->host);
   request.set(http::field::user_agent, "falaj-cli");
-  if (!options.api_key.empty()) request.set(http::field::authorization, "Bearer " + options.api_key);
+  if (!options.api_key.empty())
+    request.set(http::field::authorization, "Bearer " + options.api_key);
   if (!body.empty()) request.set(http::field::content_type, "application/json");
   request.body() = std::string(body);
   request.prepare_payload();
@@ -92,7 +96,8 @@ Result<ClientResponse> SendRequest(const ClientOptions& options, std::string_vie
   asio::ssl::context context(asio::ssl::context::tls_client);
   context.set_default_verify_paths(error);
   if (!options.ca_file.empty()) context.load_verify_file(options.ca_file, error);
-  if (error) return MakeError(ErrorCode::kInvalidArgument, "cannot load CA file: {}", error.message());
+  if (error)
+    return MakeError(ErrorCode::kInvalidArgument, "cannot load CA file: {}", error.message());
   context.set_verify_mode(asio::ssl::verify_peer);
   beast::ssl_stream<beast::tcp_stream> secure(std::move(tcp_stream), context);
   SSL_set_tlsext_host_name(secure.native_handle(), url->host.c_str());

@@ -13,7 +13,7 @@ namespace falaj::cli {
 struct ClientOptions {
   std::string base_url;  // e.g. "http://127.0.0.1:8080"
   std::string api_key;
-  std::string ca_file;   // extra CA bundle for https; empty: system store only
+  std::string ca_file;  // extra CA bundle for https; empty: system store only
 };
 
 struct ClientResponse {

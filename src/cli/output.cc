@@ -76,7 +76,8 @@ std::string RenderItems(const nlohmann::json& items, const std::vector<std::stri
   std::vector<std::vector<std::string>> rows;
   for (const auto& item : items) {
     std::vector<std::string> row;
-    for (const auto& column : columns) row.push_back(CellText(item.value(column, nlohmann::json())));
+    for (const auto& column : columns)
+      row.push_back(CellText(item.value(column, nlohmann::json())));
     rows.push_back(std::move(row));
   }
   return RenderTable(columns, rows);

@@ -58,8 +58,8 @@ int RunServer(const ServerFlags& flags) {
 
   auto server = api::Server::Create(*config);
   if (!server) {
-    log::Error("start-up failed", {{"error", server.error().message},
-                                   {"code", ErrorCodeName(server.error().code)}});
+    log::Error("start-up failed",
+               {{"error", server.error().message}, {"code", ErrorCodeName(server.error().code)}});
     return 1;
   }
   std::thread signal_waiter([&stop_signals, &server] {

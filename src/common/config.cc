@@ -277,7 +277,8 @@ std::string RenderConfigYaml(const Config& config) {
   for (const auto& spec : kKeys) {
     std::string_view rest = spec.key;
     std::vector<std::string> path;
-    for (size_t dot; (dot = rest.find('.')) != std::string_view::npos; rest.remove_prefix(dot + 1)) {
+    for (size_t dot; (dot = rest.find('.')) != std::string_view::npos;
+         rest.remove_prefix(dot + 1)) {
       path.emplace_back(rest.substr(0, dot));
     }
     FieldRef field = spec.field(copy);
@@ -308,7 +309,8 @@ std::string RenderConfigYaml(const Config& config) {
 
 std::vector<ConfigKeyInfo> ConfigKeys() {
   std::vector<ConfigKeyInfo> keys;
-  for (const auto& spec : kKeys) keys.push_back({spec.key, spec.env, spec.description, spec.secret});
+  for (const auto& spec : kKeys)
+    keys.push_back({spec.key, spec.env, spec.description, spec.secret});
   return keys;
 }
 

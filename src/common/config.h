@@ -63,8 +63,8 @@ struct Config {
 
 // Where a configuration comes from, in the order they apply.
 struct ConfigSources {
-  std::string file;                              // YAML file; empty for none
-  std::map<std::string, std::string> env;        // environment, e.g. from environ
+  std::string file;                                            // YAML file; empty for none
+  std::map<std::string, std::string> env;                      // environment, e.g. from environ
   std::vector<std::pair<std::string, std::string>> overrides;  // key=value from flags
 };
 

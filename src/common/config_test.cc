@@ -83,13 +83,13 @@ TEST_F(ConfigTest, WrongTypesAreRefused) {
 }
 
 TEST_F(ConfigTest, CrossFieldRules) {
-  for (auto override : std::vector<std::pair<std::string, std::string>>{
-           {"server.tls.cert_file", "only-cert"},
-           {"server.body_limit_bytes", "0"},
-           {"server.listen", "no-port"},
-           {"server.listen", "1.2.3.4:70000"},
-           {"log.level", "loud"},
-           {"projects.regions", ""}}) {
+  for (auto override :
+       std::vector<std::pair<std::string, std::string>>{{"server.tls.cert_file", "only-cert"},
+                                                        {"server.body_limit_bytes", "0"},
+                                                        {"server.listen", "no-port"},
+                                                        {"server.listen", "1.2.3.4:70000"},
+                                                        {"log.level", "loud"},
+                                                        {"projects.regions", ""}}) {
     ConfigSources sources;
     sources.overrides = {override};
     EXPECT_FALSE(LoadConfig(sources)) << override.first << "=" << override.second;
@@ -124,8 +124,8 @@ TEST_F(ConfigTest, EveryKeyIsDocumented) {
 }
 
 TEST(ListenAddressTest, ParsesHostsAndPorts) {
-  EXPECT_EQ(*ParseListenAddress("127.0.0.1:0"), std::make_pair(std::string("127.0.0.1"),
-                                                                uint16_t{0}));
+  EXPECT_EQ(*ParseListenAddress("127.0.0.1:0"),
+            std::make_pair(std::string("127.0.0.1"), uint16_t{0}));
   EXPECT_EQ(ParseListenAddress("[::1]:8080")->first, "::1");
   EXPECT_FALSE(ParseListenAddress(":80"));
   EXPECT_FALSE(ParseListenAddress("host:"));

@@ -64,8 +64,8 @@ Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(
   Map map;
   for (const auto& [key, value] : found->items()) {
     if (!value.is_string()) {
-      return MakeError(ErrorCode::kInvalidArgument, "field '{}.{}' must be a string, not {}",
-                       field, key, TypeName(value));
+      return MakeError(ErrorCode::kInvalidArgument, "field '{}.{}' must be a string, not {}", field,
+                       key, TypeName(value));
     }
     map.emplace(key, value.get<std::string>());
   }

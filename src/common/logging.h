@@ -3,9 +3,8 @@
 // Request-scoped lines carry "request_id" in their fields. All functions are thread-safe.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace falaj::log {
 

@@ -12,7 +12,7 @@ std::string RandomHex(size_t bytes);
 // `bytes` random bytes as unpadded base64url.
 std::string RandomBase64Url(size_t bytes);
 
-// A request id: 16 random bytes as hex.
+// A request id: 128 bits as 32 hex characters, unique but not secret (not for tokens).
 std::string NewRequestId();
 
 }  // namespace falaj

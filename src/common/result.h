@@ -2,11 +2,11 @@
 // build errors with a formatted message. Stateless and thread-safe.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <expected>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/error.h"
 
@@ -33,9 +33,9 @@ inline Status Ok() { return {}; }
 }  // namespace falaj
 
 // Propagates the error of an expression yielding Result<T>/Status out of the enclosing function.
-#define FALAJ_RETURN_IF_ERROR(expr)                                          \
-  do {                                                                       \
-    if (auto falaj_status_ = (expr); !falaj_status_) {                       \
+#define FALAJ_RETURN_IF_ERROR(expr)                                             \
+  do {                                                                          \
+    if (auto falaj_status_ = (expr); !falaj_status_) {                          \
       return std::unexpected<::falaj::Error>(std::move(falaj_status_).error()); \
-    }                                                                        \
+    }                                                                           \
   } while (false)

@@ -36,8 +36,8 @@ Status ValidateLabels(const std::map<std::string, std::string>& labels) {
                        key, kMaxLabelKeyLength);
     }
     if (value.size() > kMaxLabelValueLength) {
-      return MakeError(ErrorCode::kInvalidArgument, "label '{}' value is longer than {} bytes",
-                       key, kMaxLabelValueLength);
+      return MakeError(ErrorCode::kInvalidArgument, "label '{}' value is longer than {} bytes", key,
+                       kMaxLabelValueLength);
     }
   }
   return Ok();
@@ -90,7 +90,8 @@ void ProjectService::RegisterOwnershipCheck(std::string resource_kind, Ownership
 
 Status ProjectService::ValidateName(std::string_view name) {
   bool valid = !name.empty() && name.size() <= 63 && name.front() != '-' && name.back() != '-';
-  for (char c : name) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  for (char c : name)
+    valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
   if (!valid) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "project name '{}' must be a lowercase DNS label: 1-63 characters of a-z, "
@@ -116,8 +117,8 @@ Result<Project> ProjectService::Create(Project project) {
   FALAJ_RETURN_IF_ERROR(ValidateDescription(project.description));
   FALAJ_RETURN_IF_ERROR(ValidateLabels(project.labels));
   project.created_at_ms = project.updated_at_ms = ToUnixMillis(SystemClock::Instance().Now());
-  Status inserted = store_.RunTransaction(
-      storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
+  Status inserted =
+      store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
         return tx.Run(
             "INSERT INTO projects (name, description, region, labels, created_at_ms, "
             "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
@@ -145,13 +146,14 @@ Result<std::vector<Project>> ProjectService::List() {
 
 Result<Project> ProjectService::Get(std::string_view name) {
   std::optional<Project> found;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        auto project = FindProject(tx, name);
-        if (!project) return std::unexpected(project.error());
-        found = std::move(*project);
-        return Ok();
-      }));
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(storage::TransactionMode::kReadOnly,
+                                              [&](storage::Transaction& tx) -> Status {
+                                                auto project = FindProject(tx, name);
+                                                if (!project)
+                                                  return std::unexpected(project.error());
+                                                found = std::move(*project);
+                                                return Ok();
+                                              }));
   if (!found) return std::unexpected(NotFound(name));
   return std::move(*found);
 }

@@ -70,10 +70,10 @@ TEST_F(ProjectServiceTest, CreateGetListUpdateDelete) {
 }
 
 TEST_F(ProjectServiceTest, NamesMustBeDnsLabels) {
-  for (const std::string& bad : {std::string(""), std::string("Upper"), std::string("-lead"),
-                                 std::string("trail-"), std::string("under_score"),
-                                 std::string("dot.ted"), std::string(64, 'a'),
-                                 std::string("sp ace"), std::string("../etc")}) {
+  for (const std::string& bad :
+       {std::string(""), std::string("Upper"), std::string("-lead"), std::string("trail-"),
+        std::string("under_score"), std::string("dot.ted"), std::string(64, 'a'),
+        std::string("sp ace"), std::string("../etc")}) {
     auto created = service_->Create(Named(bad));
     ASSERT_FALSE(created) << bad;
     EXPECT_EQ(created.error().code, ErrorCode::kInvalidArgument) << bad;
@@ -111,32 +111,29 @@ TEST_F(ProjectServiceTest, LabelsAndDescriptionAreBounded) {
 }
 
 TEST_F(ProjectServiceTest, DeleteIsRefusedWhileTheProjectOwnsResources) {
-  ASSERT_TRUE(store_->RunTransaction(storage::TransactionMode::kReadWrite,
-                                     [](storage::Transaction& tx) {
-                                       return tx.Run(
-                                           "CREATE TABLE models (project TEXT, name TEXT)");
-                                     }));
+  ASSERT_TRUE(
+      store_->RunTransaction(storage::TransactionMode::kReadWrite, [](storage::Transaction& tx) {
+        return tx.Run("CREATE TABLE models (project TEXT, name TEXT)");
+      }));
   service_->RegisterOwnershipCheck(
       "models", [](storage::Transaction& tx, std::string_view project) -> Result<int64_t> {
-        auto rows = tx.Query("SELECT COUNT(*) FROM models WHERE project = ?",
-                             {std::string(project)});
+        auto rows =
+            tx.Query("SELECT COUNT(*) FROM models WHERE project = ?", {std::string(project)});
         if (!rows) return std::unexpected(rows.error());
         return rows->at(0).Int(0);
       });
   ASSERT_TRUE(service_->Create(Named("owner")));
-  ASSERT_TRUE(store_->RunTransaction(storage::TransactionMode::kReadWrite,
-                                     [](storage::Transaction& tx) {
-                                       return tx.Run("INSERT INTO models VALUES ('owner', 'm')");
-                                     }));
+  ASSERT_TRUE(store_->RunTransaction(
+      storage::TransactionMode::kReadWrite,
+      [](storage::Transaction& tx) { return tx.Run("INSERT INTO models VALUES ('owner', 'm')"); }));
   auto refused = service_->Delete("owner");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(refused.error().message, "project 'owner' still owns 1 models; delete them first");
   EXPECT_TRUE(service_->Get("owner"));
-  ASSERT_TRUE(store_->RunTransaction(storage::TransactionMode::kReadWrite,
-                                     [](storage::Transaction& tx) {
-                                       return tx.Run("DELETE FROM models");
-                                     }));
+  ASSERT_TRUE(store_->RunTransaction(
+      storage::TransactionMode::kReadWrite,
+      [](storage::Transaction& tx) { return tx.Run("DELETE FROM models"); }));
   EXPECT_TRUE(service_->Delete("owner"));
 }
 

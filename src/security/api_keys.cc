@@ -36,9 +36,9 @@ Result<CreatedKey> ApiKeyService::Insert(std::string_view name, std::string_view
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
         return tx.Run(
-                "INSERT INTO api_keys (id, hash, name, role, created_at_ms) VALUES (?, ?, ?, ?, ?)",
-                {created.id, hash, std::string(name), std::string(role),
-                 ToUnixMillis(SystemClock::Instance().Now())});
+            "INSERT INTO api_keys (id, hash, name, role, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+            {created.id, hash, std::string(name), std::string(role),
+             ToUnixMillis(SystemClock::Instance().Now())});
       }));
   return created;
 }
@@ -75,9 +75,9 @@ Result<Principal> ApiKeyService::Authenticate(std::string_view presented) {
   std::optional<Principal> principal;
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        auto rows = tx.Query(
-            "SELECT hash, name, role FROM api_keys WHERE id = ? AND revoked_at_ms IS NULL",
-            {KeyIdFor(hash)});
+        auto rows =
+            tx.Query("SELECT hash, name, role FROM api_keys WHERE id = ? AND revoked_at_ms IS NULL",
+                     {KeyIdFor(hash)});
         if (!rows) return std::unexpected(rows.error());
         if (!rows->empty() && ConstantTimeEquals(rows->at(0).Text(0), hash)) {
           principal = Principal{"key:" + KeyIdFor(hash), rows->at(0).Text(1), rows->at(0).Text(2)};

@@ -16,10 +16,10 @@ Status AuditLog::Append(const AuditRecord& record) {
   return store_.RunTransaction(
       storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
         return tx.Run(
-                "INSERT INTO audit_events (time_ms, request_id, principal, action, method, "
-                "resource, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                {record.time_ms, record.request_id, record.principal, record.action,
-                 record.method, record.resource, int64_t{record.status}});
+            "INSERT INTO audit_events (time_ms, request_id, principal, action, method, "
+            "resource, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            {record.time_ms, record.request_id, record.principal, record.action, record.method,
+             record.resource, int64_t{record.status}});
       });
 }
 

@@ -17,11 +17,11 @@ namespace falaj::security {
 struct AuditRecord {
   int64_t time_ms = 0;
   std::string request_id;
-  std::string principal;   // "key:…", or "anonymous" when authentication failed
-  std::string action;      // the route's permission, e.g. "projects.write"
-  std::string method;      // HTTP method
-  std::string resource;    // request path
-  int status = 0;          // HTTP status of the answer
+  std::string principal;  // "key:…", or "anonymous" when authentication failed
+  std::string action;     // the route's permission, e.g. "projects.write"
+  std::string method;     // HTTP method
+  std::string resource;   // request path
+  int status = 0;         // HTTP status of the answer
 };
 
 class AuditLog {

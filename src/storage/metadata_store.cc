@@ -1,10 +1,7 @@
 #include "storage/metadata_store.h"
 
-#include <cstdlib>
-#include <map>
-#include <mutex>
-
 #include "common/clock.h"
+#include "storage/scheme_registry.h"
 #include "storage/sqlite_metadata_store.h"
 #include "storage/storage_uri.h"
 
@@ -50,19 +47,10 @@ Status ExecuteScript(Transaction& tx, std::string_view script) {
   return Ok();
 }
 
-struct SchemeRegistry {
-  std::mutex mutex;
-  std::map<std::string, MetadataStoreFactory> factories;  // guarded by mutex
-};
-
-// Built-in backends are registered here rather than by static initialisers, which the linker
-// drops from static libraries.
-SchemeRegistry& Registry() {
-  static SchemeRegistry* registry = [] {
-    auto* created = new SchemeRegistry;
-    created->factories.emplace("sqlite", OpenSqliteMetadataStore);
-    return created;
-  }();
+// Never destroyed, so stores may still be opened while other statics are torn down at exit.
+SchemeRegistry<MetadataStoreFactory>& Registry() {
+  static auto* registry = new SchemeRegistry<MetadataStoreFactory>(
+      "metadata store", {{"sqlite", OpenSqliteMetadataStore}});
   return *registry;
 }
 
@@ -82,10 +70,10 @@ Status MetadataStore::Migrate(const MigrationSet& set) {
     Status applied = RunTransaction(TransactionMode::kReadWrite, [&](Transaction& tx) -> Status {
       FALAJ_RETURN_IF_ERROR(ExecuteScript(tx, migration.sql));
       return tx.Run(
-              "INSERT INTO schema_migrations (component, version, name, applied_at_ms) "
-              "VALUES (?, ?, ?, ?)",
-              {std::string(set.component), int64_t{migration.version},
-               std::string(migration.name), ToUnixMillis(SystemClock::Instance().Now())});
+          "INSERT INTO schema_migrations (component, version, name, applied_at_ms) "
+          "VALUES (?, ?, ?, ?)",
+          {std::string(set.component), int64_t{migration.version}, std::string(migration.name),
+           ToUnixMillis(SystemClock::Instance().Now())});
     });
     if (!applied) {
       return MakeError(applied.error().code, "migration {} v{} ({}) failed: {}", set.component,
@@ -98,9 +86,9 @@ Status MetadataStore::Migrate(const MigrationSet& set) {
 Result<int> MetadataStore::SchemaVersion(std::string_view component) {
   int version = 0;
   FALAJ_RETURN_IF_ERROR(RunTransaction(TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
-    auto rows = tx.Query(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?",
-        {std::string(component)});
+    auto rows =
+        tx.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?",
+                 {std::string(component)});
     if (!rows) return std::unexpected(rows.error());
     version = static_cast<int>(rows->at(0).Int(0));
     return Ok();
@@ -109,29 +97,15 @@ Result<int> MetadataStore::SchemaVersion(std::string_view component) {
 }
 
 void RegisterMetadataStoreScheme(std::string scheme, MetadataStoreFactory factory) {
-  SchemeRegistry& registry = Registry();
-  std::lock_guard lock(registry.mutex);
-  if (!registry.factories.emplace(std::move(scheme), std::move(factory)).second) std::abort();
+  Registry().Register(std::move(scheme), std::move(factory));
 }
 
 Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(std::string_view uri, int pool_size) {
   auto parsed = ParseStorageUri(uri);
   if (!parsed) return std::unexpected(parsed.error());
-  MetadataStoreFactory factory;
-  std::string known;
-  {
-    SchemeRegistry& registry = Registry();
-    std::lock_guard lock(registry.mutex);
-    auto found = registry.factories.find(parsed->scheme);
-    if (found != registry.factories.end()) factory = found->second;
-    for (const auto& [scheme, unused] : registry.factories) known += scheme + "://, ";
-  }
-  if (!factory) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "metadata store scheme '{}' is not supported; known: {}", parsed->scheme,
-                     known.substr(0, known.size() - 2));
-  }
-  return factory(parsed->rest, pool_size);
+  auto factory = Registry().Find(parsed->scheme);
+  if (!factory) return std::unexpected(factory.error());
+  return (*factory)(parsed->rest, pool_size);
 }
 
 }  // namespace falaj::storage

@@ -62,9 +62,9 @@ class Transaction {
 enum class TransactionMode { kReadOnly, kReadWrite };
 
 struct Migration {
-  int version;                // 1, 2, 3 … within its component
-  std::string_view name;      // e.g. "create projects"
-  std::string_view sql;       // one or more statements separated by ';'
+  int version;            // 1, 2, 3 … within its component
+  std::string_view name;  // e.g. "create projects"
+  std::string_view sql;   // one or more statements separated by ';'
 };
 
 struct MigrationSet {

@@ -43,8 +43,9 @@ class MetadataStoreTest : public ::testing::Test {
   inline static const MigrationSet kItems{
       "test_items",
       {{1, "create items", "CREATE TABLE items (name TEXT PRIMARY KEY, size BIGINT NOT NULL)"},
-       {2, "add weight", "ALTER TABLE items ADD COLUMN weight DOUBLE PRECISION; "
-                         "CREATE INDEX items_size ON items (size)"}}};
+       {2, "add weight",
+        "ALTER TABLE items ADD COLUMN weight DOUBLE PRECISION; "
+        "CREATE INDEX items_size ON items (size)"}}};
   std::filesystem::path directory_;
   std::string uri_;
   std::unique_ptr<MetadataStore> store_;
@@ -104,14 +105,12 @@ TEST_F(MetadataStoreTest, ConstraintViolationsMapToErrorCodes) {
   });
   ASSERT_FALSE(not_null);
   EXPECT_EQ(not_null.error().code, ErrorCode::kFailedPrecondition);
-  auto bad_sql = store_->RunTransaction(TransactionMode::kReadOnly, [](Transaction& tx) {
-    return tx.Run("SELEKT 1");
-  });
+  auto bad_sql = store_->RunTransaction(TransactionMode::kReadOnly,
+                                        [](Transaction& tx) { return tx.Run("SELEKT 1"); });
   ASSERT_FALSE(bad_sql);
   EXPECT_EQ(bad_sql.error().code, ErrorCode::kInternal);
-  auto wrong_arity = store_->RunTransaction(TransactionMode::kReadOnly, [](Transaction& tx) {
-    return tx.Run("SELECT ?", {});
-  });
+  auto wrong_arity = store_->RunTransaction(TransactionMode::kReadOnly,
+                                            [](Transaction& tx) { return tx.Run("SELECT ?", {}); });
   EXPECT_FALSE(wrong_arity);
 }
 

@@ -9,7 +9,8 @@ Result<StorageUri> ParseStorageUri(std::string_view uri) {
   auto separator = uri.find("://");
   if (separator == std::string_view::npos || separator == 0) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "storage URI '{}' has no scheme; expected e.g. 'sqlite:///path/falaj.db'", uri);
+                     "storage URI '{}' has no scheme; expected e.g. 'sqlite:///path/falaj.db'",
+                     uri);
   }
   StorageUri parsed{std::string(uri.substr(0, separator)), std::string(uri.substr(separator + 3))};
   std::transform(parsed.scheme.begin(), parsed.scheme.end(), parsed.scheme.begin(),

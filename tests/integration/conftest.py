@@ -106,7 +106,8 @@ class FalajServer:
 
     def __init__(self, workdir: Path, *, data_dir: Optional[Path] = None,
                  env: Optional[dict] = None, args: Iterable[str] = (),
-                 config: Optional[dict | str] = None, listen: str = "127.0.0.1:0"):
+                 config: Optional[dict | str] = None, listen: str = "127.0.0.1:0",
+                 ca_file: Optional[Path] = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.home = self.workdir / "home"
@@ -123,7 +124,7 @@ class FalajServer:
         self.process: Optional[subprocess.Popen] = None
         self.port: Optional[int] = None
         self.tls = False
-        self.ca_file: Optional[str] = None
+        self.ca_file: Optional[str] = str(ca_file) if ca_file else None
         self.starts = 0
         self.stdout_path = self.stderr_path = None  # type: ignore[assignment]
         self.returncode: Optional[int] = None
@@ -459,3 +460,20 @@ def server(falaj_binary, tmp_path_factory):
         instance.stop_and_check()
     finally:
         instance.kill()
+
+
+def make_self_signed_cert(directory: Path) -> tuple:
+    """A self-signed certificate for localhost and 127.0.0.1. Returns (cert, key) paths."""
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    result = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    return cert, key
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple:
+    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
