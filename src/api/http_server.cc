@@ -223,12 +223,14 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connec
                                               std::string remote) {
   beast::flat_buffer buffer;
   beast::tcp_stream& socket = beast::get_lowest_layer(stream);
-  while (true) {
+  for (bool first_request = true;; first_request = false) {
     connection.busy = false;
     if (stopping) co_return;
     if (buffer.size() == 0) {
-      // Waiting for the next request on a kept-alive connection is idle time, not header time.
-      socket.expires_after(std::chrono::seconds(config.idle_timeout_seconds));
+      // A new connection must start its request within the header timeout (or it could hold a
+      // connection open for free); between kept-alive requests the idle timeout applies.
+      socket.expires_after(std::chrono::seconds(first_request ? config.header_timeout_seconds
+                                                              : config.idle_timeout_seconds));
       auto [error, read] =
           co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), as_tuple(use_awaitable));
       if (error) co_return;
@@ -238,12 +240,17 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connec
 
     http::request_parser<http::string_body> parser;
     parser.header_limit(kHeaderLimitBytes);
-    parser.body_limit(static_cast<uint64_t>(config.body_limit_bytes));
+    // The body limit is applied once the headers are in, so that an oversized request is still
+    // answered with its own X-Request-Id, method and path.
+    parser.body_limit(boost::none);
     socket.expires_after(std::chrono::seconds(config.header_timeout_seconds));
     auto [header_error, header_bytes] =
         co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
     beast::error_code error = header_error;
+    const auto limit = static_cast<uint64_t>(config.body_limit_bytes);
+    if (!error && parser.content_length().value_or(0) > limit) error = http::error::body_limit;
     if (!error && !parser.is_done()) {
+      parser.body_limit(limit);
       socket.expires_after(std::chrono::seconds(config.body_timeout_seconds));
       auto [body_error, body_bytes] =
           co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
@@ -253,9 +260,8 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connec
       HttpRequest partial;
       partial.remote_address = remote;
       if (parser.is_header_done()) {
-        partial.method = std::string(parser.get().method_string());
-        partial.path =
-            std::string(parser.get().target().substr(0, parser.get().target().find('?')));
+        partial = ToHttpRequest(parser.release(), remote);
+        partial.body.clear();
       }
       if (auto answer = ParseErrorAnswer(error, config.body_limit_bytes)) {
         co_await Refuse(stream, buffer, std::move(partial), *answer);

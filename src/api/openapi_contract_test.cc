@@ -23,7 +23,11 @@ class OpenApiContractTest : public ::testing::Test {
     ASSERT_TRUE(store) << store.error().message;
     store_ = std::move(*store);
     projects_ = std::make_unique<projects::ProjectService>(*store_, std::vector<std::string>{"x"});
-    ASSERT_TRUE(AddAllRoutes(router_, {ready_, metrics_, *projects_}));
+    keys_ = std::make_unique<security::ApiKeyService>(*store_);
+    bindings_ = std::make_unique<security::RoleBindingService>(*store_);
+    authorizer_ = std::make_unique<security::Authorizer>(*bindings_);
+    ASSERT_TRUE(
+        AddAllRoutes(router_, {ready_, metrics_, *projects_, *authorizer_, *keys_, *bindings_}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -37,6 +41,9 @@ class OpenApiContractTest : public ::testing::Test {
   metrics::Registry metrics_;
   std::unique_ptr<storage::MetadataStore> store_;
   std::unique_ptr<projects::ProjectService> projects_;
+  std::unique_ptr<security::ApiKeyService> keys_;
+  std::unique_ptr<security::RoleBindingService> bindings_;
+  std::unique_ptr<security::Authorizer> authorizer_;
   Router router_;
 };
 

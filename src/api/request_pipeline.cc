@@ -5,7 +5,6 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/random.h"
-#include "security/authorizer.h"
 
 namespace falaj::api {
 namespace {
@@ -22,6 +21,11 @@ bool IsSafeRequestId(std::string_view id) {
     if (!ok) return false;
   }
   return true;
+}
+
+void AssignRequestId(HttpRequest& request) {
+  std::string_view client_id = request.Header("x-request-id");
+  request.request_id = IsSafeRequestId(client_id) ? std::string(client_id) : NewRequestId();
 }
 
 std::string_view BearerToken(std::string_view authorization) {
@@ -47,11 +51,10 @@ std::string_view MethodLabel(std::string_view method) {
 
 }  // namespace
 
-RequestPipeline::RequestPipeline(const Router& router, security::ApiKeyService& keys,
-                                 security::AuditLog& audit, metrics::Registry& metrics)
+RequestPipeline::RequestPipeline(const Router& router, const Services& services,
+                                 metrics::Registry& metrics)
     : router_(router),
-      keys_(keys),
-      audit_(audit),
+      services_(services),
       requests_total_(metrics.AddCounter("falaj_http_requests_total",
                                          "HTTP requests answered, by route pattern, method and "
                                          "status code.",
@@ -62,8 +65,7 @@ RequestPipeline::RequestPipeline(const Router& router, security::ApiKeyService& 
           {"route", "method"}, metrics::DefaultLatencyBuckets())) {}
 
 RouteMatch RequestPipeline::Resolve(HttpRequest& request) const {
-  std::string_view client_id = request.Header("x-request-id");
-  request.request_id = IsSafeRequestId(client_id) ? std::string(client_id) : NewRequestId();
+  AssignRequestId(request);
   return router_.Match(request.method, request.path);
 }
 
@@ -95,8 +97,8 @@ HttpResponse RequestPipeline::Handle(HttpRequest& request, const RouteMatch& mat
 }
 
 HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route) {
-  HttpResponse allowed;
-  if (route.permission == kPublicPermission) return allowed;
+  HttpResponse allowed_response;
+  if (route.permission == kPublicPermission) return allowed_response;
   std::string_view token = BearerToken(request.Header("authorization"));
   if (token.empty()) {
     HttpResponse refused = HttpResponse::FromError(
@@ -106,7 +108,7 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
     Audit(request, route.permission, refused.status);
     return refused;
   }
-  auto principal = keys_.Authenticate(token);
+  auto principal = services_.keys.Authenticate(token);
   if (!principal) {
     HttpResponse refused = HttpResponse::FromError(principal.error(), request.request_id);
     if (principal.error().code == ErrorCode::kUnauthenticated) {
@@ -116,19 +118,30 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
     return refused;
   }
   request.principal = std::move(*principal);
-  if (!security::IsAllowed(*request.principal, route.permission)) {
+  const std::string& project = request.PathParam("project");
+  auto allowed = services_.authorizer.IsAllowed(*request.principal, route.permission, project);
+  if (!allowed) return HttpResponse::FromError(allowed.error(), request.request_id);
+  if (!*allowed) {
     HttpResponse refused = HttpResponse::FromError(
         {ErrorCode::kPermissionDenied,
-         fmt::format("role '{}' lacks permission '{}'", request.principal->role, route.permission)},
+         project.empty()
+             ? fmt::format("permission '{}' needs a platform administrator", route.permission)
+             : fmt::format("no role in project '{}' grants permission '{}'", project,
+                           route.permission)},
         request.request_id);
     Audit(request, route.permission, refused.status);
     return refused;
   }
-  return allowed;
+  if (!project.empty()) {
+    // Checked after authorisation, so that only members learn whether a project exists.
+    auto found = services_.projects.Get(project);
+    if (!found) return HttpResponse::FromError(found.error(), request.request_id);
+  }
+  return allowed_response;
 }
 
 HttpResponse RequestPipeline::Refuse(HttpRequest& request, const Error& error) {
-  if (request.request_id.empty()) request.request_id = NewRequestId();
+  AssignRequestId(request);
   HttpResponse response = HttpResponse::FromError(error, request.request_id);
   Finish(request, "unmatched", response, std::chrono::steady_clock::now());
   return response;
@@ -138,12 +151,12 @@ void RequestPipeline::Audit(const HttpRequest& request, std::string_view action,
   security::AuditRecord record;
   record.time_ms = ToUnixMillis(SystemClock::Instance().Now());
   record.request_id = request.request_id;
-  record.principal = request.principal ? request.principal->id : "anonymous";
+  record.principal = request.principal ? request.principal->subject : "anonymous";
   record.action = action;
   record.method = request.method;
   record.resource = request.path;
   record.status = status;
-  if (Status appended = audit_.Append(record); !appended) {
+  if (Status appended = services_.audit.Append(record); !appended) {
     log::Error("audit append failed",
                {{"request_id", request.request_id}, {"error", appended.error().message}});
   }
@@ -165,7 +178,7 @@ void RequestPipeline::Finish(const HttpRequest& request, std::string_view route_
                           {"route", route_label},
                           {"status", response.status},
                           {"duration_ms", seconds * 1000},
-                          {"principal", request.principal ? request.principal->id : ""},
+                          {"principal", request.principal ? request.principal->subject : ""},
                           {"remote", request.remote_address}});
   }
 }

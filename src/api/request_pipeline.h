@@ -1,6 +1,7 @@
 // The middleware chain every request passes through, in order: request id → route match
-// (404/405) → authentication (Bearer API key) → authorisation (the route's permission) →
-// handler → audit (mutations and refusals) → metrics and one structured log line.
+// (404/405) → authentication (Bearer API key) → authorisation (the route's permission, in the
+// project named by the {project} path parameter if the route has one) → the project must exist
+// → handler → audit (mutations and refusals) → metrics and one structured log line.
 // Transport-neutral: the HTTP server calls Resolve() on its I/O thread, then Handle() inline or
 // on the worker pool as the route asks.
 //
@@ -13,15 +14,22 @@
 #include "api/http_types.h"
 #include "api/router.h"
 #include "common/metrics.h"
+#include "projects/project_service.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
+#include "security/authorizer.h"
 
 namespace falaj::api {
 
 class RequestPipeline {
  public:
-  RequestPipeline(const Router& router, security::ApiKeyService& keys, security::AuditLog& audit,
-                  metrics::Registry& metrics);
+  struct Services {
+    security::ApiKeyService& keys;
+    security::Authorizer& authorizer;
+    security::AuditLog& audit;
+    projects::ProjectService& projects;
+  };
+  RequestPipeline(const Router& router, const Services& services, metrics::Registry& metrics);
 
   // Assigns the request id and finds the route. Cheap and non-blocking.
   RouteMatch Resolve(HttpRequest& request) const;
@@ -41,8 +49,7 @@ class RequestPipeline {
   void Audit(const HttpRequest& request, std::string_view action, int status);
 
   const Router& router_;
-  security::ApiKeyService& keys_;
-  security::AuditLog& audit_;
+  Services services_;
   metrics::Family<metrics::Counter>& requests_total_;
   metrics::Family<metrics::Histogram>& request_duration_;
 };

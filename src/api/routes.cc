@@ -1,5 +1,6 @@
 #include "api/routes.h"
 
+#include "api/access_routes.h"
 #include "api/project_routes.h"
 #include "api/system_routes.h"
 
@@ -7,7 +8,8 @@ namespace falaj::api {
 
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddSystemRoutes(router, dependencies.ready, dependencies.metrics));
-  return AddProjectRoutes(router, dependencies.projects);
+  FALAJ_RETURN_IF_ERROR(AddProjectRoutes(router, dependencies.projects, dependencies.authorizer));
+  return AddAccessRoutes(router, dependencies.keys, dependencies.bindings);
 }
 
 }  // namespace falaj::api

@@ -7,6 +7,9 @@
 #include "api/router.h"
 #include "common/metrics.h"
 #include "projects/project_service.h"
+#include "security/api_keys.h"
+#include "security/authorizer.h"
+#include "security/role_bindings.h"
 
 namespace falaj::api {
 
@@ -14,6 +17,9 @@ struct RouteDependencies {
   const std::atomic<bool>& ready;
   const metrics::Registry& metrics;
   projects::ProjectService& projects;
+  security::Authorizer& authorizer;
+  security::ApiKeyService& keys;
+  security::RoleBindingService& bindings;
 };
 
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies);

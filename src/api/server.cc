@@ -13,11 +13,14 @@
 #include "api/http_server.h"
 #include "api/request_pipeline.h"
 #include "api/routes.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "projects/project_service.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
+#include "security/authorizer.h"
+#include "security/role_bindings.h"
 #include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 
@@ -33,6 +36,8 @@ struct Server::Parts {
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<security::ApiKeyService> keys;
   std::unique_ptr<security::AuditLog> audit;
+  std::unique_ptr<security::RoleBindingService> bindings;
+  std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<projects::ProjectService> projects;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
@@ -79,8 +84,9 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                              static_cast<int>(config.server.worker_threads) + 1);
   if (!metadata) return std::unexpected(metadata.error());
   parts->metadata = std::move(*metadata);
-  for (const auto* set : {&security::ApiKeyService::Migrations(), &security::AuditLog::Migrations(),
-                          &projects::ProjectService::Migrations()}) {
+  for (const auto* set :
+       {&security::ApiKeyService::Migrations(), &security::AuditLog::Migrations(),
+        &security::RoleBindingService::Migrations(), &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -89,8 +95,17 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
 
   parts->keys = std::make_unique<security::ApiKeyService>(*parts->metadata);
   parts->audit = std::make_unique<security::AuditLog>(*parts->metadata);
+  parts->bindings = std::make_unique<security::RoleBindingService>(*parts->metadata);
+  parts->authorizer = std::make_unique<security::Authorizer>(*parts->bindings);
   parts->projects =
       std::make_unique<projects::ProjectService>(*parts->metadata, config.projects.regions);
+  parts->projects->RegisterOwnershipCheck(
+      "API keys", [](storage::Transaction& tx, std::string_view project) {
+        return security::ApiKeyService::CountLiveInProject(
+            tx, project, ToUnixMillis(SystemClock::Instance().Now()));
+      });
+  parts->projects->RegisterOwnershipCheck("member role bindings",
+                                          security::RoleBindingService::CountInProject);
 
   auto bootstrapped = parts->keys->Bootstrap(config.security.bootstrap_admin_key);
   if (!bootstrapped) return std::unexpected(bootstrapped.error());
@@ -103,9 +118,12 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   }
 
   FALAJ_RETURN_IF_ERROR(
-      AddAllRoutes(parts->router, {parts->ready, parts->metrics, *parts->projects}));
-  parts->pipeline =
-      std::make_unique<RequestPipeline>(parts->router, *parts->keys, *parts->audit, parts->metrics);
+      AddAllRoutes(parts->router, {parts->ready, parts->metrics, *parts->projects,
+                                   *parts->authorizer, *parts->keys, *parts->bindings}));
+  parts->pipeline = std::make_unique<RequestPipeline>(
+      parts->router,
+      RequestPipeline::Services{*parts->keys, *parts->authorizer, *parts->audit, *parts->projects},
+      parts->metrics);
   parts->http = std::make_unique<HttpServer>(parts->config.server, *parts->pipeline);
   FALAJ_RETURN_IF_ERROR(parts->http->Start());
   parts->ready = true;

@@ -66,7 +66,8 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // --help answers 0; every usage error is exit code 2, as documented.
+    return app.exit(error) == 0 ? 0 : 2;
   }
 
   if (server->parsed()) return RunServer(server_flags);

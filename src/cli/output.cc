@@ -8,20 +8,26 @@
 namespace falaj::cli {
 namespace {
 
-YAML::Node ToYaml(const nlohmann::json& value) {
-  YAML::Node node;
+// Strings are always double-quoted so that "123" or "true" read back as strings.
+void EmitYaml(YAML::Emitter& out, const nlohmann::json& value) {
   if (value.is_object()) {
-    node = YAML::Node(YAML::NodeType::Map);
-    for (const auto& [key, member] : value.items()) node[key] = ToYaml(member);
+    out << YAML::BeginMap;
+    for (const auto& [key, member] : value.items()) {
+      out << YAML::Key << key << YAML::Value;
+      EmitYaml(out, member);
+    }
+    out << YAML::EndMap;
   } else if (value.is_array()) {
-    node = YAML::Node(YAML::NodeType::Sequence);
-    for (const auto& item : value) node.push_back(ToYaml(item));
+    out << YAML::BeginSeq;
+    for (const auto& item : value) EmitYaml(out, item);
+    out << YAML::EndSeq;
   } else if (value.is_string()) {
-    node = value.get<std::string>();
-  } else if (!value.is_null()) {
-    node = value.dump();
+    out << YAML::DoubleQuoted << value.get<std::string>();
+  } else if (value.is_null()) {
+    out << YAML::Null;
+  } else {
+    out << value.dump();
   }
-  return node;
 }
 
 std::string CellText(const nlohmann::json& value) {
@@ -65,7 +71,7 @@ std::string RenderTable(const std::vector<std::string>& headers,
 
 std::string RenderYaml(const nlohmann::json& value) {
   YAML::Emitter out;
-  out << ToYaml(value);
+  EmitYaml(out, value);
   return std::string(out.c_str()) + "\n";
 }
 

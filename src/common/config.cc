@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <climits>
 #include <variant>
 
 #include "common/logging.h"
@@ -233,24 +234,27 @@ Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view add
 
 Status ValidateConfig(const Config& config) {
   FALAJ_RETURN_IF_ERROR(ParseListenAddress(config.server.listen));
+  constexpr int64_t kDay = 24 * 3600;
+  constexpr int64_t kNoMaximum = INT64_MAX;
   struct Bound {
     std::string_view key;
     int64_t value;
     int64_t minimum;
+    int64_t maximum;
   };
   const Bound bounds[] = {
-      {"server.io_threads", config.server.io_threads, 0},
-      {"server.worker_threads", config.server.worker_threads, 1},
-      {"server.body_limit_bytes", config.server.body_limit_bytes, 1},
-      {"server.header_timeout_seconds", config.server.header_timeout_seconds, 1},
-      {"server.body_timeout_seconds", config.server.body_timeout_seconds, 1},
-      {"server.idle_timeout_seconds", config.server.idle_timeout_seconds, 1},
-      {"server.shutdown_grace_seconds", config.server.shutdown_grace_seconds, 0},
+      {"server.io_threads", config.server.io_threads, 0, 1024},
+      {"server.worker_threads", config.server.worker_threads, 1, 1024},
+      {"server.body_limit_bytes", config.server.body_limit_bytes, 1, kNoMaximum},
+      {"server.header_timeout_seconds", config.server.header_timeout_seconds, 1, kDay},
+      {"server.body_timeout_seconds", config.server.body_timeout_seconds, 1, kDay},
+      {"server.idle_timeout_seconds", config.server.idle_timeout_seconds, 1, kDay},
+      {"server.shutdown_grace_seconds", config.server.shutdown_grace_seconds, 0, kDay},
   };
   for (const auto& bound : bounds) {
-    if (bound.value < bound.minimum) {
-      return MakeError(ErrorCode::kInvalidArgument, "key '{}' must be at least {}, got {}",
-                       bound.key, bound.minimum, bound.value);
+    if (bound.value < bound.minimum || bound.value > bound.maximum) {
+      return MakeError(ErrorCode::kInvalidArgument, "key '{}' must be {} to {}, got {}", bound.key,
+                       bound.minimum, bound.maximum, bound.value);
     }
   }
   if (config.server.tls.cert_file.empty() != config.server.tls.key_file.empty()) {

@@ -14,6 +14,10 @@ Result<nlohmann::json> ParseObject(std::string_view body) {
   } catch (const nlohmann::json::parse_error& error) {
     return MakeError(ErrorCode::kInvalidArgument, "request body is not valid JSON (byte {})",
                      error.byte);
+  } catch (const nlohmann::json::exception& error) {
+    // e.g. a number too large for a double: valid JSON syntax, but not a value we can hold.
+    return MakeError(ErrorCode::kInvalidArgument, "request body holds an unusable value: {}",
+                     error.what());
   }
   if (!parsed.is_object()) {
     return MakeError(ErrorCode::kInvalidArgument, "request body must be a JSON object, not {}",
@@ -41,6 +45,29 @@ Result<std::optional<std::string>> OptionalString(const nlohmann::json& object,
                      TypeName(*found));
   }
   return std::optional<std::string>(found->get<std::string>());
+}
+
+Result<std::optional<int64_t>> OptionalInt(const nlohmann::json& object, std::string_view field) {
+  auto found = object.find(field);
+  if (found == object.end() || found->is_null()) return std::optional<int64_t>();
+  if (!found->is_number_integer()) {
+    return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be an integer, not {}", field,
+                     TypeName(*found));
+  }
+  if (found->is_number_unsigned() && found->get<uint64_t>() > uint64_t{INT64_MAX}) {
+    return MakeError(ErrorCode::kInvalidArgument, "field '{}' is out of range", field);
+  }
+  return std::optional<int64_t>(found->get<int64_t>());
+}
+
+Result<std::optional<bool>> OptionalBool(const nlohmann::json& object, std::string_view field) {
+  auto found = object.find(field);
+  if (found == object.end() || found->is_null()) return std::optional<bool>();
+  if (!found->is_boolean()) {
+    return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be true or false, not {}", field,
+                     TypeName(*found));
+  }
+  return std::optional<bool>(found->get<bool>());
 }
 
 Result<std::string> RequiredString(const nlohmann::json& object, std::string_view field) {

@@ -3,6 +3,7 @@
 // Stateless and thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,8 @@ Status RejectUnknownFields(const nlohmann::json& object,
 Result<std::string> RequiredString(const nlohmann::json& object, std::string_view field);
 Result<std::optional<std::string>> OptionalString(const nlohmann::json& object,
                                                   std::string_view field);
+Result<std::optional<int64_t>> OptionalInt(const nlohmann::json& object, std::string_view field);
+Result<std::optional<bool>> OptionalBool(const nlohmann::json& object, std::string_view field);
 // A JSON object whose values are all strings, such as labels.
 Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(
     const nlohmann::json& object, std::string_view field);

@@ -39,3 +39,16 @@ inline Status Ok() { return {}; }
       return std::unexpected<::falaj::Error>(std::move(falaj_status_).error()); \
     }                                                                           \
   } while (false)
+
+// Declares or assigns `lhs` from an expression yielding Result<T>, or propagates its error:
+//   FALAJ_ASSIGN_OR_RETURN(auto project, service.Get(name));
+#define FALAJ_ASSIGN_OR_RETURN(lhs, expr) \
+  FALAJ_ASSIGN_OR_RETURN_IMPL(FALAJ_RESULT_CONCAT(falaj_result_, __LINE__), lhs, expr)
+#define FALAJ_RESULT_CONCAT_INNER(a, b) a##b
+#define FALAJ_RESULT_CONCAT(a, b) FALAJ_RESULT_CONCAT_INNER(a, b)
+#define FALAJ_ASSIGN_OR_RETURN_IMPL(temporary, lhs, expr)                 \
+  auto temporary = (expr);                                                \
+  if (!temporary) {                                                       \
+    return std::unexpected<::falaj::Error>(std::move(temporary).error()); \
+  }                                                                       \
+  lhs = std::move(*temporary)

@@ -1,16 +1,22 @@
 #include "security/authorizer.h"
 
+#include "security/roles.h"
+
 namespace falaj::security {
 
-bool IsKnownRole(std::string_view role) {
-  return role == "admin" || role == "editor" || role == "viewer";
-}
-
-bool IsAllowed(const Principal& principal, std::string_view permission) {
+Result<bool> Authorizer::IsAllowed(const Principal& principal, std::string_view permission,
+                                   std::string_view project) {
   if (permission.empty()) return false;
-  if (principal.role == "admin") return true;
-  if (principal.role == "editor") return !permission.ends_with(".admin");
-  if (principal.role == "viewer") return permission.ends_with(".read");
+  if (principal.platform_admin) return true;
+  if (project.empty()) return IsGrantedToEveryPrincipal(permission);
+  if (!principal.scope_project.empty() && principal.scope_project != project) return false;
+  std::vector<std::string> subjects = principal.groups;
+  subjects.push_back(principal.subject);
+  auto roles = bindings_.RolesOf(project, subjects);
+  if (!roles) return std::unexpected(roles.error());
+  for (const auto& role : *roles) {
+    if (RoleGrants(role, permission)) return true;
+  }
   return false;
 }
 

@@ -1,7 +1,6 @@
 """Process lifecycle: graceful and abrupt stops, durability across restarts, configuration
 loading and validation, and TLS."""
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -12,8 +11,8 @@ import pytest
 import requests
 import yaml
 
-from conftest import (FalajServer, base_env, binary_path, read_http_response, recv_until_closed,
-                      unique_name, wait_until)
+from conftest import (base_env, binary_path, read_http_response, recv_until_closed, unique_name,
+                      wait_until)
 
 PROJECTS = "/api/v1/projects"
 
