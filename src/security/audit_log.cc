@@ -175,8 +175,8 @@ class ChainVerifier {
 
   bool CheckLink(const StoredEntry& entry) {
     if (entry.hash.empty()) {
-      return Fail(entry.seq,
-                  fmt::format("entry {} has no hash (written before the chain existed)", entry.seq));
+      return Fail(entry.seq, fmt::format("entry {} has no hash (written before the chain existed)",
+                                         entry.seq));
     }
     if (entry.prev_hash != prev_hash_) {
       // Linking to the entry before the previous one means the previous one was slipped in.
@@ -226,7 +226,8 @@ class ChainVerifier {
     std::string reason =
         fmt::format("checkpoint at {} has an invalid signature", checkpoint.last_seq);
     if (checkpoint.key_id != key_id_) {
-      reason += fmt::format(" (signed by key {}, verified with key {})", checkpoint.key_id, key_id_);
+      reason +=
+          fmt::format(" (signed by key {}, verified with key {})", checkpoint.key_id, key_id_);
     }
     return Fail(checkpoint.last_seq, std::move(reason));
   }
@@ -300,8 +301,8 @@ std::string AuditLog::CanonicalAuditRecord(int64_t seq, const AuditRecord& recor
   AppendField(out, kRecordDomain);
   AppendField(out, std::to_string(seq));
   AppendField(out, std::to_string(record.time_ms));
-  for (const std::string* field : {&record.request_id, &record.principal, &record.action,
-                                   &record.method, &record.resource}) {
+  for (const std::string* field :
+       {&record.request_id, &record.principal, &record.action, &record.method, &record.resource}) {
     AppendField(out, *field);
   }
   AppendField(out, std::to_string(record.status));
@@ -419,10 +420,10 @@ Result<AuditVerifyReport> AuditLog::Verify(std::string_view public_key_raw) {
   }
   AuditVerifyReport report;
   // One read transaction: a consistent snapshot even while appends continue.
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
-        auto rows = tx.Query(fmt::format("SELECT {} FROM audit_checkpoints ORDER BY last_seq",
-                                         kCheckpointColumns));
+  FALAJ_RETURN_IF_ERROR(
+      store_.RunTransaction(TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
+        auto rows = tx.Query(
+            fmt::format("SELECT {} FROM audit_checkpoints ORDER BY last_seq", kCheckpointColumns));
         if (!rows) return std::unexpected(rows.error());
         std::vector<AuditCheckpoint> checkpoints;
         for (const Row& row : *rows) checkpoints.push_back(CheckpointFromRow(row));
@@ -461,8 +462,8 @@ Result<std::vector<AuditRecord>> AuditLog::Query(const AuditQuery& query) {
   Filter filter = MakeFilter(query);
   filter.params.emplace_back(int64_t{limit});
   std::vector<AuditRecord> records;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
+  FALAJ_RETURN_IF_ERROR(
+      store_.RunTransaction(TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
         auto rows = tx.Query(fmt::format("SELECT {} FROM audit_events WHERE {} ORDER BY seq DESC "
                                          "LIMIT ?",
                                          kEntryColumns, filter.where),
@@ -489,9 +490,9 @@ Status AuditLog::ExportJsonLines(std::ostream& out, const AuditQuery& query) {
   }
   int64_t remaining = query.limit.value_or(std::numeric_limits<int>::max());
   Filter filter = MakeFilter(query);
-  std::string sql = fmt::format(
-      "SELECT {} FROM audit_events WHERE {} AND seq > ? ORDER BY seq LIMIT ?", kEntryColumns,
-      filter.where);
+  std::string sql =
+      fmt::format("SELECT {} FROM audit_events WHERE {} AND seq > ? ORDER BY seq LIMIT ?",
+                  kEntryColumns, filter.where);
   int64_t after = std::numeric_limits<int64_t>::min();
   // Page by page, each in its own short transaction, so a slow reader holds no snapshot open.
   while (remaining > 0) {
@@ -499,8 +500,8 @@ Status AuditLog::ExportJsonLines(std::ostream& out, const AuditQuery& query) {
     params.emplace_back(after);
     params.emplace_back(std::min<int64_t>(remaining, kPageRows));
     size_t fetched = 0;
-    FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-        TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
+    FALAJ_RETURN_IF_ERROR(
+        store_.RunTransaction(TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
           auto rows = tx.Query(sql, params);
           if (!rows) return std::unexpected(rows.error());
           fetched = rows->size();
@@ -520,8 +521,8 @@ Status AuditLog::ExportJsonLines(std::ostream& out, const AuditQuery& query) {
 
 Result<std::optional<AuditCheckpoint>> AuditLog::LatestCheckpoint() {
   std::optional<AuditCheckpoint> latest;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
+  FALAJ_RETURN_IF_ERROR(
+      store_.RunTransaction(TransactionMode::kReadOnly, [&](Transaction& tx) -> Status {
         auto rows = tx.Query(fmt::format(
             "SELECT {} FROM audit_checkpoints ORDER BY last_seq DESC LIMIT 1", kCheckpointColumns));
         if (!rows) return std::unexpected(rows.error());

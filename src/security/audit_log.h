@@ -69,14 +69,14 @@ struct AuditCheckpoint {
 
 struct AuditVerifyReport {
   bool ok = true;
-  int64_t entries = 0;          // rows examined
-  int64_t last_seq = 0;         // highest seq examined
-  std::string head_hash;        // hash of the last good entry
-  int64_t checkpoints = 0;      // checkpoints whose signature and head were confirmed
+  int64_t entries = 0;      // rows examined
+  int64_t last_seq = 0;     // highest seq examined
+  std::string head_hash;    // hash of the last good entry
+  int64_t checkpoints = 0;  // checkpoints whose signature and head were confirmed
   int64_t last_checkpoint_seq = 0;
-  int64_t unanchored = 0;       // entries after the newest confirmed checkpoint (not an error)
-  int64_t first_bad_seq = 0;    // 0 when ok
-  std::string reason;           // empty when ok, e.g. "entry 42 was modified (hash mismatch)"
+  int64_t unanchored = 0;     // entries after the newest confirmed checkpoint (not an error)
+  int64_t first_bad_seq = 0;  // 0 when ok
+  std::string reason;         // empty when ok, e.g. "entry 42 was modified (hash mismatch)"
 };
 
 // Filters for Query() and ExportJsonLines(); every unset filter matches everything.

@@ -226,8 +226,8 @@ Result<SigningKey> SigningKey::LoadOrCreate(const std::string& path) {
   auto generated = Generate();
   if (!generated) return generated;
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), generated->state_->key.get(), nullptr, nullptr,
-                                       0, nullptr, nullptr) != 1) {
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), generated->state_->key.get(), nullptr, nullptr, 0,
+                                       nullptr, nullptr) != 1) {
     return MakeError(ErrorCode::kInternal, "cannot encode signing key: {}", OpensslError());
   }
   std::string pem = BioContents(bio.get());
