@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/result.h"
 #include "security/principal.h"
 
 namespace falaj::api {
@@ -31,6 +32,9 @@ struct HttpRequest {
 
   // The first header with this (lowercase) name, or "" when absent.
   std::string_view Header(std::string_view lowercase_name) const;
+  // The first query parameter with this name, percent-decoded ('+' is a space); nullopt when
+  // absent. INVALID_ARGUMENT for a malformed escape.
+  Result<std::optional<std::string>> QueryParam(std::string_view name) const;
   // A parameter of the matched route pattern; "" when absent.
   const std::string& PathParam(const std::string& name) const;
 };

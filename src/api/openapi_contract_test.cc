@@ -26,8 +26,9 @@ class OpenApiContractTest : public ::testing::Test {
     keys_ = std::make_unique<security::ApiKeyService>(*store_);
     bindings_ = std::make_unique<security::RoleBindingService>(*store_);
     authorizer_ = std::make_unique<security::Authorizer>(*bindings_);
-    ASSERT_TRUE(
-        AddAllRoutes(router_, {ready_, metrics_, *projects_, *authorizer_, *keys_, *bindings_}));
+    audit_ = std::make_unique<security::AuditLog>(*store_);
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_, metrics_, *projects_, *authorizer_, *keys_,
+                                       *bindings_, *audit_, std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -44,6 +45,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<security::ApiKeyService> keys_;
   std::unique_ptr<security::RoleBindingService> bindings_;
   std::unique_ptr<security::Authorizer> authorizer_;
+  std::unique_ptr<security::AuditLog> audit_;
   Router router_;
 };
 

@@ -156,6 +156,8 @@ void RequestPipeline::Audit(const HttpRequest& request, std::string_view action,
   record.method = request.method;
   record.resource = request.path;
   record.status = status;
+  record.source = request.remote_address;
+  record.outcome = status == 401 || status == 403 ? "denied" : status < 400 ? "allowed" : "failed";
   if (Status appended = services_.audit.Append(record); !appended) {
     log::Error("audit append failed",
                {{"request_id", request.request_id}, {"error", appended.error().message}});

@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include "api/access_routes.h"
+#include "api/audit_routes.h"
 #include "api/project_routes.h"
 #include "api/system_routes.h"
 
@@ -9,7 +10,8 @@ namespace falaj::api {
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddSystemRoutes(router, dependencies.ready, dependencies.metrics));
   FALAJ_RETURN_IF_ERROR(AddProjectRoutes(router, dependencies.projects, dependencies.authorizer));
-  return AddAccessRoutes(router, dependencies.keys, dependencies.bindings);
+  FALAJ_RETURN_IF_ERROR(AddAccessRoutes(router, dependencies.keys, dependencies.bindings));
+  return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 
 }  // namespace falaj::api

@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "projects/project_service.h"
 #include "security/api_keys.h"
+#include "security/audit_log.h"
 #include "security/authorizer.h"
 #include "security/role_bindings.h"
 
@@ -20,6 +21,8 @@ struct RouteDependencies {
   security::Authorizer& authorizer;
   security::ApiKeyService& keys;
   security::RoleBindingService& bindings;
+  security::AuditLog& audit;
+  std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
 };
 
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies);

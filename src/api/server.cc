@@ -21,6 +21,7 @@
 #include "security/audit_log.h"
 #include "security/authorizer.h"
 #include "security/role_bindings.h"
+#include "security/signing_key.h"
 #include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 
@@ -35,6 +36,7 @@ struct Server::Parts {
   std::unique_ptr<storage::MetadataStore> metadata;
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<security::ApiKeyService> keys;
+  std::unique_ptr<security::SigningKey> audit_key;  // outlives the AuditLog that signs with it
   std::unique_ptr<security::AuditLog> audit;
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
@@ -94,7 +96,11 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->blobs = std::move(*blobs);
 
   parts->keys = std::make_unique<security::ApiKeyService>(*parts->metadata);
-  parts->audit = std::make_unique<security::AuditLog>(*parts->metadata);
+  auto audit_key =
+      security::SigningKey::LoadOrCreate(config.storage.data_dir + "/audit_signing_key.pem");
+  if (!audit_key) return std::unexpected(audit_key.error());
+  parts->audit_key = std::make_unique<security::SigningKey>(std::move(*audit_key));
+  parts->audit = std::make_unique<security::AuditLog>(*parts->metadata, parts->audit_key.get());
   parts->bindings = std::make_unique<security::RoleBindingService>(*parts->metadata);
   parts->authorizer = std::make_unique<security::Authorizer>(*parts->bindings);
   parts->projects =
@@ -117,9 +123,10 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
     std::fflush(stdout);
   }
 
-  FALAJ_RETURN_IF_ERROR(
-      AddAllRoutes(parts->router, {parts->ready, parts->metrics, *parts->projects,
-                                   *parts->authorizer, *parts->keys, *parts->bindings}));
+  FALAJ_RETURN_IF_ERROR(AddAllRoutes(
+      parts->router,
+      {parts->ready, parts->metrics, *parts->projects, *parts->authorizer, *parts->keys,
+       *parts->bindings, *parts->audit, parts->audit_key->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->keys, *parts->authorizer, *parts->audit, *parts->projects},
@@ -148,6 +155,10 @@ uint16_t Server::port() const { return parts_->http->port(); }
 void Server::Run() {
   parts_->http->Run();
   parts_->ready = false;
+  // Anchor everything logged so far under a signature before the process goes away.
+  if (Status anchored = parts_->audit->Checkpoint(); !anchored) {
+    log::Error("audit checkpoint at shutdown failed", {{"error", anchored.error().message}});
+  }
   log::Info("stopped; closing storage");
 }
 
