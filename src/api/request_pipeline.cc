@@ -28,6 +28,11 @@ void AssignRequestId(HttpRequest& request) {
   request.request_id = IsSafeRequestId(client_id) ? std::string(client_id) : NewRequestId();
 }
 
+// "127.0.0.1:5555" → "127.0.0.1"; "[::1]:5555" → "[::1]".
+std::string_view ClientHost(std::string_view remote_address) {
+  return remote_address.substr(0, remote_address.rfind(':'));
+}
+
 std::string_view BearerToken(std::string_view authorization) {
   constexpr std::string_view kScheme = "Bearer ";
   if (authorization.size() <= kScheme.size()) return {};
@@ -52,9 +57,13 @@ std::string_view MethodLabel(std::string_view method) {
 }  // namespace
 
 RequestPipeline::RequestPipeline(const Router& router, const Services& services,
-                                 metrics::Registry& metrics)
+                                 const RateLimitConfig& limits, metrics::Registry& metrics)
     : router_(router),
       services_(services),
+      requests_per_principal_(static_cast<double>(limits.requests_per_second),
+                              static_cast<double>(limits.burst)),
+      auth_failures_per_address_(static_cast<double>(limits.auth_failures_per_minute) / 60.0,
+                                 static_cast<double>(limits.auth_failures_per_minute)),
       requests_total_(metrics.AddCounter("falaj_http_requests_total",
                                          "HTTP requests answered, by route pattern, method and "
                                          "status code.",
@@ -102,14 +111,23 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
   std::string_view token = BearerToken(request.Header("authorization"));
   if (token.empty()) {
     HttpResponse refused = HttpResponse::FromError(
-        {ErrorCode::kUnauthenticated, "missing 'Authorization: Bearer <api key>' header"},
+        {ErrorCode::kUnauthenticated, "missing 'Authorization: Bearer <api key or token>' header"},
         request.request_id);
     refused.headers.emplace_back("WWW-Authenticate", "Bearer");
     Audit(request, route.permission, refused.status);
     return refused;
   }
-  auto principal = services_.keys.Authenticate(token);
+  std::string_view address = ClientHost(request.remote_address);
+  if (!auth_failures_per_address_.HasToken(address)) {
+    return TooManyRequests(request, route.permission,
+                           "too many failed authentications from this address",
+                           auth_failures_per_address_.Acquire(address));
+  }
+  auto principal = services_.authenticator.Authenticate(token);
   if (!principal) {
+    if (principal.error().code == ErrorCode::kUnauthenticated) {
+      (void)auth_failures_per_address_.Acquire(address);
+    }
     HttpResponse refused = HttpResponse::FromError(principal.error(), request.request_id);
     if (principal.error().code == ErrorCode::kUnauthenticated) {
       refused.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
@@ -118,6 +136,9 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
     return refused;
   }
   request.principal = std::move(*principal);
+  if (auto wait = requests_per_principal_.Acquire(request.principal->subject); wait.count() > 0) {
+    return TooManyRequests(request, route.permission, "request rate limit exceeded", wait);
+  }
   const std::string& project = request.PathParam("project");
   auto allowed = services_.authorizer.IsAllowed(*request.principal, route.permission, project);
   if (!allowed) return HttpResponse::FromError(allowed.error(), request.request_id);
@@ -138,6 +159,17 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
     if (!found) return HttpResponse::FromError(found.error(), request.request_id);
   }
   return allowed_response;
+}
+
+HttpResponse RequestPipeline::TooManyRequests(const HttpRequest& request, std::string_view action,
+                                              std::string message,
+                                              std::chrono::milliseconds retry_after) {
+  HttpResponse refused = HttpResponse::FromError(
+      {ErrorCode::kResourceExhausted, std::move(message)}, request.request_id);
+  // Whole seconds, rounded up, as Retry-After requires.
+  refused.headers.emplace_back("Retry-After", std::to_string((retry_after.count() + 999) / 1000));
+  Audit(request, action, refused.status);
+  return refused;
 }
 
 HttpResponse RequestPipeline::Refuse(HttpRequest& request, const Error& error) {

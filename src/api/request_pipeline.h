@@ -1,5 +1,6 @@
 // The middleware chain every request passes through, in order: request id → route match
-// (404/405) → authentication (Bearer API key) → authorisation (the route's permission, in the
+// (404/405) → failed-authentication throttle per client address → authentication (Bearer API
+// key or OIDC token) → rate limit per principal → authorisation (the route's permission, in the
 // project named by the {project} path parameter if the route has one) → the project must exist
 // → handler → audit (mutations and refusals) → metrics and one structured log line.
 // Transport-neutral: the HTTP server calls Resolve() on its I/O thread, then Handle() inline or
@@ -13,23 +14,26 @@
 
 #include "api/http_types.h"
 #include "api/router.h"
+#include "common/config.h"
 #include "common/metrics.h"
 #include "projects/project_service.h"
-#include "security/api_keys.h"
 #include "security/audit_log.h"
+#include "security/authenticator.h"
 #include "security/authorizer.h"
+#include "security/rate_limiter.h"
 
 namespace falaj::api {
 
 class RequestPipeline {
  public:
   struct Services {
-    security::ApiKeyService& keys;
+    security::Authenticator& authenticator;
     security::Authorizer& authorizer;
     security::AuditLog& audit;
     projects::ProjectService& projects;
   };
-  RequestPipeline(const Router& router, const Services& services, metrics::Registry& metrics);
+  RequestPipeline(const Router& router, const Services& services, const RateLimitConfig& limits,
+                  metrics::Registry& metrics);
 
   // Assigns the request id and finds the route. Cheap and non-blocking.
   RouteMatch Resolve(HttpRequest& request) const;
@@ -49,7 +53,13 @@ class RequestPipeline {
   void Audit(const HttpRequest& request, std::string_view action, int status);
 
   const Router& router_;
+  // Refusals answered with 429 and Retry-After.
+  HttpResponse TooManyRequests(const HttpRequest& request, std::string_view action,
+                               std::string message, std::chrono::milliseconds retry_after);
+
   Services services_;
+  security::RateLimiter requests_per_principal_;
+  security::RateLimiter auth_failures_per_address_;
   metrics::Family<metrics::Counter>& requests_total_;
   metrics::Family<metrics::Histogram>& request_duration_;
 };

@@ -19,6 +19,7 @@
 #include "projects/project_service.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
+#include "security/authenticator.h"
 #include "security/authorizer.h"
 #include "security/role_bindings.h"
 #include "security/signing_key.h"
@@ -40,6 +41,7 @@ struct Server::Parts {
   std::unique_ptr<security::AuditLog> audit;
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
+  std::unique_ptr<security::Authenticator> authenticator;
   std::unique_ptr<projects::ProjectService> projects;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
@@ -103,6 +105,18 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->audit = std::make_unique<security::AuditLog>(*parts->metadata, parts->audit_key.get());
   parts->bindings = std::make_unique<security::RoleBindingService>(*parts->metadata);
   parts->authorizer = std::make_unique<security::Authorizer>(*parts->bindings);
+  std::optional<security::OidcSettings> oidc;
+  if (!config.security.oidc.issuer.empty()) {
+    const OidcConfig& settings = config.security.oidc;
+    oidc = security::OidcSettings{{settings.issuer, settings.audiences, settings.algorithms,
+                                   settings.leeway_seconds, 24 * 3600, settings.roles_claim},
+                                  settings.jwks_file,
+                                  settings.admin_groups};
+  }
+  auto authenticator = security::Authenticator::Create(*parts->keys, oidc ? &*oidc : nullptr,
+                                                       SystemClock::Instance());
+  if (!authenticator) return std::unexpected(authenticator.error());
+  parts->authenticator = std::move(*authenticator);
   parts->projects =
       std::make_unique<projects::ProjectService>(*parts->metadata, config.projects.regions);
   parts->projects->RegisterOwnershipCheck(
@@ -129,8 +143,9 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
        *parts->bindings, *parts->audit, parts->audit_key->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
-      RequestPipeline::Services{*parts->keys, *parts->authorizer, *parts->audit, *parts->projects},
-      parts->metrics);
+      RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,
+                                *parts->projects},
+      config.security.rate_limit, parts->metrics);
   parts->http = std::make_unique<HttpServer>(parts->config.server, *parts->pipeline);
   FALAJ_RETURN_IF_ERROR(parts->http->Start());
   parts->ready = true;

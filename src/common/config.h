@@ -41,8 +41,26 @@ struct StorageConfig {
   std::string blob_uri;      // empty: file://<data_dir>/blobs
 };
 
+struct OidcConfig {
+  std::string issuer;  // empty: OIDC off, API keys only
+  std::vector<std::string> audiences;
+  std::string jwks_file;
+  std::vector<std::string> algorithms = {"RS256", "ES256"};
+  std::string roles_claim = "groups";
+  std::vector<std::string> admin_groups;
+  int64_t leeway_seconds = 60;
+};
+
+struct RateLimitConfig {
+  int64_t requests_per_second = 200;  // per principal; 0: unlimited
+  int64_t burst = 400;
+  int64_t auth_failures_per_minute = 30;  // per client address; 0: unlimited
+};
+
 struct SecurityConfig {
   std::string bootstrap_admin_key;  // secret; empty: generate one into <data_dir>/admin.key
+  OidcConfig oidc;
+  RateLimitConfig rate_limit;
 };
 
 struct ProjectsConfig {

@@ -1,0 +1,59 @@
+#include "security/authenticator.h"
+
+#include <algorithm>
+
+namespace falaj::security {
+namespace {
+
+// A compact JWS has exactly two dots; API keys have none.
+bool LooksLikeJwt(std::string_view credential) {
+  return std::count(credential.begin(), credential.end(), '.') == 2;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Authenticator>> Authenticator::Create(ApiKeyService& keys,
+                                                             const OidcSettings* oidc,
+                                                             const Clock& clock) {
+  auto authenticator = std::make_unique<Authenticator>(keys);
+  if (oidc == nullptr) return authenticator;
+  FALAJ_RETURN_IF_ERROR(JwtValidator::CheckConfig(oidc->issuer));
+  if (oidc->jwks_file.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "key 'security.oidc.jwks_file' is required when an OIDC issuer is set");
+  }
+  authenticator->jwks_ = std::make_unique<JwksCache>(JwksFromFile(oidc->jwks_file), clock);
+  // Loading the keys now makes a broken JWKS file a start-up error, not a stream of 401s.
+  if (Status loaded = authenticator->jwks_->Refresh(); !loaded) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot load JWKS '{}': {}", oidc->jwks_file,
+                     loaded.error().message);
+  }
+  authenticator->validator_ =
+      std::make_unique<JwtValidator>(oidc->issuer, *authenticator->jwks_, clock);
+  authenticator->admin_groups_ = oidc->admin_groups;
+  return authenticator;
+}
+
+Result<Principal> Authenticator::Authenticate(std::string_view credential) {
+  if (validator_ != nullptr && LooksLikeJwt(credential)) return FromToken(credential);
+  return keys_.Authenticate(credential);
+}
+
+Result<Principal> Authenticator::FromToken(std::string_view token) {
+  FALAJ_ASSIGN_OR_RETURN(auto verified, validator_->Validate(token));
+  Principal principal;
+  principal.subject = "user:" + verified.subject;
+  auto username = verified.claims.find("preferred_username");
+  principal.name = username != verified.claims.end() && username->is_string()
+                       ? username->get<std::string>()
+                       : verified.subject;
+  for (const auto& role : verified.roles) {
+    principal.groups.push_back("group:" + role);
+    if (std::find(admin_groups_.begin(), admin_groups_.end(), role) != admin_groups_.end()) {
+      principal.platform_admin = true;
+    }
+  }
+  return principal;
+}
+
+}  // namespace falaj::security

@@ -1,0 +1,50 @@
+// Authentication of a bearer credential: an OIDC access token (a JWT from the configured
+// issuer) or a Falaj API key. A JWT's subject becomes "user:<sub>", the values of its roles
+// claim become groups "group:<value>" (bound to project roles like any subject), and values
+// listed as admin groups make the caller a platform administrator.
+//
+// Thread-safe once constructed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "security/api_keys.h"
+#include "security/jwks.h"
+#include "security/jwt_validator.h"
+#include "security/principal.h"
+
+namespace falaj::security {
+
+struct OidcSettings {
+  OidcIssuerConfig issuer;
+  std::string jwks_file;
+  std::vector<std::string> admin_groups;
+};
+
+class Authenticator {
+ public:
+  // Without OIDC settings, only API keys are accepted.
+  explicit Authenticator(ApiKeyService& keys) : keys_(keys) {}
+  // INVALID_ARGUMENT when the OIDC settings are unusable (checked at start-up).
+  static Result<std::unique_ptr<Authenticator>> Create(ApiKeyService& keys,
+                                                       const OidcSettings* oidc,
+                                                       const Clock& clock);
+
+  // UNAUTHENTICATED with a reason that never contains the credential.
+  Result<Principal> Authenticate(std::string_view credential);
+
+ private:
+  Result<Principal> FromToken(std::string_view token);
+
+  ApiKeyService& keys_;
+  std::vector<std::string> admin_groups_;
+  std::unique_ptr<JwksCache> jwks_;
+  std::unique_ptr<JwtValidator> validator_;
+};
+
+}  // namespace falaj::security
