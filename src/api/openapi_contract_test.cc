@@ -27,8 +27,9 @@ class OpenApiContractTest : public ::testing::Test {
     bindings_ = std::make_unique<security::RoleBindingService>(*store_);
     authorizer_ = std::make_unique<security::Authorizer>(*bindings_);
     audit_ = std::make_unique<security::AuditLog>(*store_);
+    residency_ = std::make_unique<security::ResidencyService>(*store_);
     ASSERT_TRUE(AddAllRoutes(router_, {ready_, metrics_, *projects_, *authorizer_, *keys_,
-                                       *bindings_, *audit_, std::string(32, 'k')}));
+                                       *bindings_, *audit_, *residency_, std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -46,6 +47,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<security::RoleBindingService> bindings_;
   std::unique_ptr<security::Authorizer> authorizer_;
   std::unique_ptr<security::AuditLog> audit_;
+  std::unique_ptr<security::ResidencyService> residency_;
   Router router_;
 };
 

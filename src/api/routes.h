@@ -10,6 +10,7 @@
 #include "security/api_keys.h"
 #include "security/audit_log.h"
 #include "security/authorizer.h"
+#include "security/residency.h"
 #include "security/role_bindings.h"
 
 namespace falaj::api {
@@ -22,6 +23,7 @@ struct RouteDependencies {
   security::ApiKeyService& keys;
   security::RoleBindingService& bindings;
   security::AuditLog& audit;
+  security::ResidencyService& residency;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
 };
 

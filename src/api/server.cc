@@ -21,6 +21,7 @@
 #include "security/audit_log.h"
 #include "security/authenticator.h"
 #include "security/authorizer.h"
+#include "security/residency.h"
 #include "security/role_bindings.h"
 #include "security/signing_key.h"
 #include "storage/blob_store.h"
@@ -39,6 +40,7 @@ struct Server::Parts {
   std::unique_ptr<security::ApiKeyService> keys;
   std::unique_ptr<security::SigningKey> audit_key;  // outlives the AuditLog that signs with it
   std::unique_ptr<security::AuditLog> audit;
+  std::unique_ptr<security::ResidencyService> residency;
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
@@ -90,7 +92,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->metadata = std::move(*metadata);
   for (const auto* set :
        {&security::ApiKeyService::Migrations(), &security::AuditLog::Migrations(),
-        &security::RoleBindingService::Migrations(), &projects::ProjectService::Migrations()}) {
+        &security::RoleBindingService::Migrations(), &security::ResidencyService::Migrations(),
+        &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -117,13 +120,21 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                                        SystemClock::Instance());
   if (!authenticator) return std::unexpected(authenticator.error());
   parts->authenticator = std::move(*authenticator);
-  parts->projects =
-      std::make_unique<projects::ProjectService>(*parts->metadata, config.projects.regions);
+  parts->projects = std::make_unique<projects::ProjectService>(
+      *parts->metadata, config.projects.regions, config.storage.region);
+  if (config.storage.region.empty()) {
+    log::Warn(
+        "storage.region is not set: the server cannot check that project data is stored "
+        "in its project's region");
+  }
   parts->projects->RegisterOwnershipCheck(
       "API keys", [](storage::Transaction& tx, std::string_view project) {
         return security::ApiKeyService::CountLiveInProject(
             tx, project, ToUnixMillis(SystemClock::Instance().Now()));
       });
+  parts->residency = std::make_unique<security::ResidencyService>(*parts->metadata);
+  parts->projects->RegisterOwnershipCheck("transfer policies",
+                                          security::ResidencyService::CountInProject);
   parts->projects->RegisterOwnershipCheck("member role bindings",
                                           security::RoleBindingService::CountInProject);
 
@@ -140,7 +151,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   FALAJ_RETURN_IF_ERROR(AddAllRoutes(
       parts->router,
       {parts->ready, parts->metrics, *parts->projects, *parts->authorizer, *parts->keys,
-       *parts->bindings, *parts->audit, parts->audit_key->PublicKeyRaw()}));
+       *parts->bindings, *parts->audit, *parts->residency, parts->audit_key->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <variant>
@@ -58,6 +59,9 @@ const KeySpec kKeys[] = {
      [](Config& c) -> FieldRef { return &c.storage.metadata_uri; }},
     {"storage.blob_uri", "FALAJ_BLOB_URI", "Blob store URI; empty means file://<data_dir>/blobs.",
      true, [](Config& c) -> FieldRef { return &c.storage.blob_uri; }},
+    {"storage.region", "FALAJ_STORAGE_REGION",
+     "Region where this deployment stores data; projects of other regions are refused.", false,
+     [](Config& c) -> FieldRef { return &c.storage.region; }},
     {"security.bootstrap_admin_key", "FALAJ_BOOTSTRAP_ADMIN_KEY",
      "Admin API key created on first start; empty means generate one into <data_dir>/admin.key.",
      true, [](Config& c) -> FieldRef { return &c.security.bootstrap_admin_key; }},
@@ -298,6 +302,13 @@ Status ValidateConfig(const Config& config) {
   }
   if (config.storage.data_dir.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "key 'storage.data_dir' must not be empty");
+  }
+  if (!config.storage.region.empty() &&
+      std::find(config.projects.regions.begin(), config.projects.regions.end(),
+                config.storage.region) == config.projects.regions.end()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "key 'storage.region' ('{}') must be one of 'projects.regions'",
+                     config.storage.region);
   }
   if (config.projects.regions.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "key 'projects.regions' must name a region");

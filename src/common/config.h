@@ -39,6 +39,7 @@ struct StorageConfig {
   std::string data_dir = "./data";
   std::string metadata_uri;  // empty: sqlite://<data_dir>/falaj.db
   std::string blob_uri;      // empty: file://<data_dir>/blobs
+  std::string region;        // where the metadata and blobs are stored; empty: undeclared
 };
 
 struct OidcConfig {

@@ -114,6 +114,12 @@ Status ProjectService::ValidateRegion(std::string_view region) const {
 Result<Project> ProjectService::Create(Project project) {
   FALAJ_RETURN_IF_ERROR(ValidateName(project.name));
   FALAJ_RETURN_IF_ERROR(ValidateRegion(project.region));
+  if (!storage_region_.empty() && project.region != storage_region_) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "project region '{}' differs from this deployment's storage region '{}': "
+                     "its data would be stored outside its region",
+                     project.region, storage_region_);
+  }
   FALAJ_RETURN_IF_ERROR(ValidateDescription(project.description));
   FALAJ_RETURN_IF_ERROR(ValidateLabels(project.labels));
   project.created_at_ms = project.updated_at_ms = ToUnixMillis(SystemClock::Instance().Now());

@@ -39,8 +39,11 @@ using OwnershipCheck =
 
 class ProjectService {
  public:
-  ProjectService(storage::MetadataStore& store, std::vector<std::string> regions)
-      : store_(store), regions_(std::move(regions)) {}
+  // `storage_region` is where this deployment stores data; when set, a project pinned to another
+  // region is refused, since its data would be stored outside its region.
+  ProjectService(storage::MetadataStore& store, std::vector<std::string> regions,
+                 std::string storage_region = "")
+      : store_(store), regions_(std::move(regions)), storage_region_(std::move(storage_region)) {}
 
   static const storage::MigrationSet& Migrations();
 
@@ -48,7 +51,8 @@ class ProjectService {
   // owns some cannot be deleted.
   void RegisterOwnershipCheck(std::string resource_kind, OwnershipCheck check);
 
-  // INVALID_ARGUMENT for a bad name, region or label; ALREADY_EXISTS for a taken name.
+  // INVALID_ARGUMENT for a bad name, region or label; ALREADY_EXISTS for a taken name;
+  // FAILED_PRECONDITION for a region other than the storage region.
   Result<Project> Create(Project project);
   Result<std::vector<Project>> List();
   Result<Project> Get(std::string_view name);
@@ -64,6 +68,7 @@ class ProjectService {
 
   storage::MetadataStore& store_;
   const std::vector<std::string> regions_;
+  const std::string storage_region_;
   std::vector<std::pair<std::string, OwnershipCheck>> ownership_checks_;  // fixed before serving
 };
 

@@ -139,3 +139,27 @@ TEST_F(ProjectServiceTest, DeleteIsRefusedWhileTheProjectOwnsResources) {
 
 }  // namespace
 }  // namespace falaj::projects
+
+namespace falaj::projects {
+namespace {
+
+TEST(ProjectResidencyTest, ProjectsOutsideTheStorageRegionAreRefused) {
+  auto directory = std::filesystem::temp_directory_path() /
+                   ("falaj_projects_residency_" + std::to_string(::getpid()));
+  auto store = storage::OpenMetadataStore("sqlite://" + (directory / "m.db").string(), 1);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Migrate(ProjectService::Migrations()));
+  ProjectService service(**store, {"uae-north", "eu-west"}, "uae-north");
+  Project local{"local", "", "uae-north", {}, 0, 0};
+  Project foreign{"foreign", "", "eu-west", {}, 0, 0};
+  EXPECT_TRUE(service.Create(local));
+  auto refused = service.Create(foreign);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message.find("storage region 'uae-north'"), std::string::npos);
+  store->reset();
+  std::filesystem::remove_all(directory);
+}
+
+}  // namespace
+}  // namespace falaj::projects

@@ -65,7 +65,7 @@ def world(server):
 def concrete_path(route_path: str, world: dict) -> str:
     key_id = world["project_key_id"] if "{project}" in route_path else world["platform_key_id"]
     return (route_path.replace("{project}", "alpha").replace("{key}", key_id)
-            .replace("{subject}", "user:matrix"))
+            .replace("{subject}", "user:matrix").replace("{region}", "eu-west"))
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX["routes"]))
