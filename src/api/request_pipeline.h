@@ -54,8 +54,8 @@ class RequestPipeline {
 
   const Router& router_;
   // Refusals answered with 429 and Retry-After.
-  HttpResponse TooManyRequests(const HttpRequest& request, std::string_view action,
-                               std::string message, std::chrono::milliseconds retry_after);
+  HttpResponse TooManyRequests(const HttpRequest& request, std::string message,
+                               std::chrono::milliseconds retry_after);
 
   Services services_;
   security::RateLimiter requests_per_principal_;
