@@ -7,7 +7,7 @@ LISTEN ?= 127.0.0.1:8080
 PYTHON := .venv/bin/python
 CMAKE_COMMON := -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
-.PHONY: deps build build-asan up down test test-unit test-integration test-asan bench format clean
+.PHONY: deps build build-asan up down test test-unit test-integration test-asan bench fuzz format clean
 
 deps:
 	@scripts/install-deps
@@ -43,6 +43,11 @@ test-integration:
 
 bench: build
 	@bench/http_ceiling $(BUILD_DIR)/falaj
+
+# Every libFuzzer harness in tests/fuzz/, built with clang-19 into build-fuzz/, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/build_and_run.sh
 
 format:
 	@clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc')

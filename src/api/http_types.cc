@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
+
 namespace falaj::api {
 
 std::string_view HttpRequest::Header(std::string_view lowercase_name) const {
@@ -11,37 +13,6 @@ std::string_view HttpRequest::Header(std::string_view lowercase_name) const {
   return {};
 }
 
-namespace {
-
-Result<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] != '%') {
-      out.push_back(text[i]);
-    } else {
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      int high = i + 2 < text.size() ? hex(text[i + 1]) : -1;
-      int low = i + 2 < text.size() ? hex(text[i + 2]) : -1;
-      if (high < 0 || low < 0) {
-        return MakeError(ErrorCode::kInvalidArgument, "malformed %-escape in query string");
-      }
-      out.push_back(static_cast<char>(high * 16 + low));
-      i += 2;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<std::optional<std::string>> HttpRequest::QueryParam(std::string_view name) const {
   std::string_view rest = query;
   while (!rest.empty()) {
@@ -49,10 +20,11 @@ Result<std::optional<std::string>> HttpRequest::QueryParam(std::string_view name
     std::string_view pair = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
     size_t equals = pair.find('=');
-    auto key = PercentDecode(pair.substr(0, equals));
+    auto key = PercentDecode(pair.substr(0, equals), /*plus_is_space=*/true);
     if (!key) return std::unexpected(key.error());
     if (*key != name) continue;
-    auto value = PercentDecode(equals == std::string_view::npos ? "" : pair.substr(equals + 1));
+    auto value = PercentDecode(equals == std::string_view::npos ? "" : pair.substr(equals + 1),
+                               /*plus_is_space=*/true);
     if (!value) return std::unexpected(value.error());
     return std::optional<std::string>(std::move(*value));
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/encoding.h"
+
 namespace falaj::api {
 namespace {
 
@@ -11,8 +13,10 @@ bool IsParameter(std::string_view segment) {
 
 // Walks pattern and path one '/'-separated segment at a time, without allocating; parameters
 // are captured only once the whole path has matched.
+// Parameters are percent-decoded, so "user%3Aa%20b" reaches a handler as "user:a b"; a
+// malformed escape sets `decode_error`.
 bool MatchPattern(std::string_view pattern, std::string_view path,
-                  std::map<std::string, std::string>* params) {
+                  std::map<std::string, std::string>* params, std::optional<Error>* decode_error) {
   if (path.empty() || path.front() != '/') return false;
   size_t pattern_at = 1;
   size_t path_at = 1;
@@ -44,8 +48,12 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
     size_t path_end = std::min(path.find('/', path_at), path.size());
     std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
     if (IsParameter(expected)) {
-      params->emplace(expected.substr(1, expected.size() - 2),
-                      path.substr(path_at, path_end - path_at));
+      auto decoded = PercentDecode(path.substr(path_at, path_end - path_at), false);
+      if (!decoded) {
+        *decode_error = decoded.error();
+        return false;
+      }
+      params->emplace(expected.substr(1, expected.size() - 2), std::move(*decoded));
     }
     pattern_at = pattern_end + 1;
     path_at = path_end + 1;
@@ -79,7 +87,15 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
   RouteMatch match;
   for (const auto& route : routes_) {
     std::map<std::string, std::string> params;
-    if (!MatchPattern(route.pattern, path, &params)) continue;
+    std::optional<Error> decode_error;
+    if (!MatchPattern(route.pattern, path, &params, &decode_error)) {
+      if (decode_error) {
+        match.error = std::move(decode_error);
+        match.allowed_methods.clear();
+        return match;
+      }
+      continue;
+    }
     if (route.method == method) {
       match.route = &route;
       match.params = std::move(params);

@@ -79,3 +79,22 @@ TEST(RouterTest, CapturesSeveralParametersAndRejectsEmptySegments) {
 
 }  // namespace
 }  // namespace falaj::api
+
+namespace falaj::api {
+namespace {
+
+TEST(RouterTest, ParametersArePercentDecodedAndBadEscapesRefused) {
+  Router router;
+  ASSERT_TRUE(router.Add(
+      {"PUT", "/p/{project}/members/{subject}", "m.admin", Execution::kWorker, false, Reply(200)}));
+  RouteMatch match = router.Match("PUT", "/p/demo/members/user%3Aa%20b%2Fc");
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.params.at("subject"), "user:a b/c");
+  RouteMatch bad = router.Match("PUT", "/p/demo/members/user%zz");
+  EXPECT_EQ(bad.route, nullptr);
+  ASSERT_TRUE(bad.error.has_value());
+  EXPECT_EQ(bad.error->code, ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace falaj::api

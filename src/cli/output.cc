@@ -89,4 +89,19 @@ std::string RenderItems(const nlohmann::json& items, const std::vector<std::stri
   return RenderTable(columns, rows);
 }
 
+std::string RenderObject(const nlohmann::json& object, const std::vector<std::string>& fields,
+                         OutputFormat format) {
+  if (format == OutputFormat::kJson) return object.dump(2) + "\n";
+  if (format == OutputFormat::kYaml) return RenderYaml(object);
+  size_t width = 0;
+  for (const auto& field : fields) width = std::max(width, field.size());
+  std::string out;
+  for (const auto& field : fields) {
+    nlohmann::json value = object.is_object() ? object.value(field, nlohmann::json()) : nullptr;
+    std::string text = CellText(value);
+    out += field + (text.empty() ? "" : std::string(width - field.size() + 2, ' ') + text) + "\n";
+  }
+  return out;
+}
+
 }  // namespace falaj::cli

@@ -20,4 +20,9 @@ std::string RenderYaml(const nlohmann::json& value);
 std::string RenderItems(const nlohmann::json& items, const std::vector<std::string>& columns,
                         OutputFormat format);
 
+// One object: aligned "name  value" lines for `fields` in order (table), or the whole object
+// (JSON or YAML).
+std::string RenderObject(const nlohmann::json& object, const std::vector<std::string>& fields,
+                         OutputFormat format);
+
 }  // namespace falaj::cli

@@ -25,5 +25,16 @@ TEST(OutputTest, ItemsRenderInEveryFormat) {
   EXPECT_EQ(yaml[0]["labels"]["b"].as<std::string>(), "2");
 }
 
+TEST(OutputTest, ObjectRendersAsAlignedFields) {
+  nlohmann::json report = {{"ok", false}, {"entries", 3}, {"reason", "entry 2 was modified"}};
+  EXPECT_EQ(RenderObject(report, {"ok", "entries", "reason", "absent"}, OutputFormat::kTable),
+            "ok       false\n"
+            "entries  3\n"
+            "reason   entry 2 was modified\n"
+            "absent\n");
+  EXPECT_EQ(nlohmann::json::parse(RenderObject(report, {"ok"}, OutputFormat::kJson)), report);
+  EXPECT_EQ(YAML::Load(RenderObject(report, {}, OutputFormat::kYaml))["entries"].as<int>(), 3);
+}
+
 }  // namespace
 }  // namespace falaj::cli

@@ -147,6 +147,10 @@ Status AssignYaml(Config& config, const KeySpec& spec, const YAML::Node& node,
                   std::string_view origin) {
   FieldRef field = spec.field(config);
   if (auto* list = std::get_if<std::vector<std::string>*>(&field)) {
+    if (node.IsNull()) {  // "key:" or "key: ~" is an empty list
+      (*list)->clear();
+      return Ok();
+    }
     if (!node.IsSequence()) {
       return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' expects a list of strings",
                        origin, spec.key);
@@ -160,6 +164,9 @@ Status AssignYaml(Config& config, const KeySpec& spec, const YAML::Node& node,
       (*list)->push_back(item.Scalar());
     }
     return Ok();
+  }
+  if (node.IsNull()) {
+    return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' has no value", origin, spec.key);
   }
   if (!node.IsScalar()) {
     return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' expects a single value, not a {}",
@@ -338,6 +345,7 @@ std::string RenderConfigYaml(const Config& config) {
     } else if (auto* number = std::get_if<int64_t*>(&field)) {
       value = **number;
     } else {
+      value = YAML::Node(YAML::NodeType::Sequence);  // so an empty list prints as [], not ~
       for (const auto& item : *std::get<std::vector<std::string>*>(field)) value.push_back(item);
     }
     // yaml-cpp nodes are handles: walking down by assignment would rebind, so index by path.

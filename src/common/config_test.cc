@@ -134,3 +134,22 @@ TEST(ListenAddressTest, ParsesHostsAndPorts) {
 
 }  // namespace
 }  // namespace falaj
+
+namespace falaj {
+namespace {
+
+TEST_F(ConfigTest, PrintedConfigurationLoadsBack) {
+  auto defaults = LoadConfig({});
+  ASSERT_TRUE(defaults);
+  ConfigSources sources;
+  sources.file = WriteFile(RenderConfigYaml(*defaults));
+  auto reloaded = LoadConfig(sources);
+  ASSERT_TRUE(reloaded) << reloaded.error().message;
+  EXPECT_EQ(RenderConfigYaml(*reloaded), RenderConfigYaml(*defaults));
+  sources.file = WriteFile("server:\n  listen:\n");
+  EXPECT_NE(LoadConfig(sources).error().message.find("'server.listen' has no value"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace falaj

@@ -7,10 +7,16 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
+
 namespace falaj {
 
 std::string HexEncode(std::string_view bytes);
 std::string Base64UrlEncode(std::string_view bytes);
+
+// Decodes %XX escapes (and '+' as a space when `plus_is_space`, as in query strings).
+// INVALID_ARGUMENT for a malformed escape.
+Result<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 
 // Incremental SHA-256 over a stream of chunks.
 class Sha256 {
