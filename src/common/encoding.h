@@ -4,6 +4,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,8 @@
 namespace falaj {
 
 std::string HexEncode(std::string_view bytes);
+// nullopt unless `hex` is an even number of hex digits (either case).
+std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64UrlEncode(std::string_view bytes);
 
 // Decodes %XX escapes (and '+' as a space when `plus_is_space`, as in query strings).

@@ -28,6 +28,9 @@ TEST(EncodingTest, Base64UrlMatchesRfc4648WithoutPadding) {
 
 TEST(EncodingTest, HexAndConstantTimeEquals) {
   EXPECT_EQ(HexEncode(std::string("\x00\x0f\xf0\xff", 4)), "000ff0ff");
+  EXPECT_EQ(HexDecode("000fF0ff"), std::string("\x00\x0f\xf0\xff", 4));
+  EXPECT_FALSE(HexDecode("abc"));
+  EXPECT_FALSE(HexDecode("zz"));
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
