@@ -14,6 +14,13 @@
 namespace falaj::api {
 namespace {
 
+// Registration alone never touches artifacts.
+registry::ArtifactStores NoArtifacts() {
+  return [](std::string_view) -> Result<std::unique_ptr<storage::BlobStore>> {
+    return MakeError(ErrorCode::kUnimplemented, "no artifacts in the contract test");
+  };
+}
+
 class OpenApiContractTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -28,8 +35,13 @@ class OpenApiContractTest : public ::testing::Test {
     authorizer_ = std::make_unique<security::Authorizer>(*bindings_);
     audit_ = std::make_unique<security::AuditLog>(*store_);
     residency_ = std::make_unique<security::ResidencyService>(*store_);
-    ASSERT_TRUE(AddAllRoutes(router_, {ready_, metrics_, *projects_, *authorizer_, *keys_,
-                                       *bindings_, *audit_, *residency_, std::string(32, 'k')}));
+    auto signing = security::SigningKey::Generate();
+    ASSERT_TRUE(signing);
+    signing_key_ = std::make_unique<security::SigningKey>(std::move(*signing));
+    registry_ = std::make_unique<registry::ModelRegistry>(*store_, NoArtifacts(), *signing_key_);
+    ASSERT_TRUE(AddAllRoutes(
+        router_, {ready_, metrics_, *projects_, *authorizer_, *keys_, *bindings_, *audit_,
+                  *residency_, *registry_, NoArtifacts(), std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -48,6 +60,8 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<security::Authorizer> authorizer_;
   std::unique_ptr<security::AuditLog> audit_;
   std::unique_ptr<security::ResidencyService> residency_;
+  std::unique_ptr<security::SigningKey> signing_key_;
+  std::unique_ptr<registry::ModelRegistry> registry_;
   Router router_;
 };
 

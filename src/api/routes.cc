@@ -3,6 +3,7 @@
 #include "api/access_routes.h"
 #include "api/audit_routes.h"
 #include "api/project_routes.h"
+#include "api/registry_routes.h"
 #include "api/residency_routes.h"
 #include "api/system_routes.h"
 
@@ -13,6 +14,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddProjectRoutes(router, dependencies.projects, dependencies.authorizer));
   FALAJ_RETURN_IF_ERROR(AddAccessRoutes(router, dependencies.keys, dependencies.bindings));
   FALAJ_RETURN_IF_ERROR(AddResidencyRoutes(router, dependencies.residency, dependencies.projects));
+  FALAJ_RETURN_IF_ERROR(AddRegistryRoutes(router, dependencies.registry, dependencies.artifacts));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

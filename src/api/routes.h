@@ -7,6 +7,7 @@
 #include "api/router.h"
 #include "common/metrics.h"
 #include "projects/project_service.h"
+#include "registry/model_registry.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
 #include "security/authorizer.h"
@@ -24,6 +25,8 @@ struct RouteDependencies {
   security::RoleBindingService& bindings;
   security::AuditLog& audit;
   security::ResidencyService& residency;
+  registry::ModelRegistry& registry;
+  registry::ArtifactStores artifacts;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
 };
 

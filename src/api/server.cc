@@ -11,16 +11,20 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http_server.h"
+#include "api/key_material.h"
 #include "api/request_pipeline.h"
 #include "api/routes.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "projects/project_service.h"
+#include "registry/model_registry.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
 #include "security/authenticator.h"
 #include "security/authorizer.h"
+#include "security/encrypted_blob_store.h"
+#include "security/envelope.h"
 #include "security/residency.h"
 #include "security/role_bindings.h"
 #include "security/signing_key.h"
@@ -38,9 +42,11 @@ struct Server::Parts {
   std::unique_ptr<storage::MetadataStore> metadata;
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<security::ApiKeyService> keys;
-  std::unique_ptr<security::SigningKey> audit_key;  // outlives the AuditLog that signs with it
+  KeyMaterial keys_material;  // outlives everything that signs or encrypts with it
+  std::unique_ptr<security::ProjectKeyring> keyring;
   std::unique_ptr<security::AuditLog> audit;
   std::unique_ptr<security::ResidencyService> residency;
+  std::unique_ptr<registry::ModelRegistry> registry;
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
@@ -93,7 +99,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   for (const auto* set :
        {&security::ApiKeyService::Migrations(), &security::AuditLog::Migrations(),
         &security::RoleBindingService::Migrations(), &security::ResidencyService::Migrations(),
-        &projects::ProjectService::Migrations()}) {
+        &security::ProjectKeyring::Migrations(), &security::EncryptedBlobStore::Migrations(),
+        &registry::ModelRegistry::Migrations(), &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -101,11 +108,11 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->blobs = std::move(*blobs);
 
   parts->keys = std::make_unique<security::ApiKeyService>(*parts->metadata);
-  auto audit_key =
-      security::SigningKey::LoadOrCreate(config.storage.data_dir + "/audit_signing_key.pem");
-  if (!audit_key) return std::unexpected(audit_key.error());
-  parts->audit_key = std::make_unique<security::SigningKey>(std::move(*audit_key));
-  parts->audit = std::make_unique<security::AuditLog>(*parts->metadata, parts->audit_key.get());
+  FALAJ_ASSIGN_OR_RETURN(parts->keys_material, LoadKeyMaterial(config));
+  parts->keyring =
+      std::make_unique<security::ProjectKeyring>(*parts->metadata, *parts->keys_material.kek);
+  parts->audit = std::make_unique<security::AuditLog>(*parts->metadata,
+                                                      parts->keys_material.audit_signing.get());
   parts->bindings = std::make_unique<security::RoleBindingService>(*parts->metadata);
   parts->authorizer = std::make_unique<security::Authorizer>(*parts->bindings);
   std::optional<security::OidcSettings> oidc;
@@ -133,6 +140,17 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
             tx, project, ToUnixMillis(SystemClock::Instance().Now()));
       });
   parts->residency = std::make_unique<security::ResidencyService>(*parts->metadata);
+  // Every project's artifacts are encrypted under its own data key, bound to its region.
+  Parts* raw = parts.get();
+  registry::ArtifactStores artifacts =
+      [raw](std::string_view project) -> Result<std::unique_ptr<storage::BlobStore>> {
+    FALAJ_ASSIGN_OR_RETURN(auto found, raw->projects->Get(project));
+    return std::make_unique<security::EncryptedBlobStore>(*raw->blobs, *raw->keyring,
+                                                          *raw->metadata, found.name, found.region);
+  };
+  parts->registry = std::make_unique<registry::ModelRegistry>(*parts->metadata, artifacts,
+                                                              *parts->keys_material.model_signing);
+  parts->projects->RegisterOwnershipCheck("models", registry::ModelRegistry::CountInProject);
   parts->projects->RegisterOwnershipCheck("transfer policies",
                                           security::ResidencyService::CountInProject);
   parts->projects->RegisterOwnershipCheck("member role bindings",
@@ -151,7 +169,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   FALAJ_RETURN_IF_ERROR(AddAllRoutes(
       parts->router,
       {parts->ready, parts->metrics, *parts->projects, *parts->authorizer, *parts->keys,
-       *parts->bindings, *parts->audit, *parts->residency, parts->audit_key->PublicKeyRaw()}));
+       *parts->bindings, *parts->audit, *parts->residency, *parts->registry, artifacts,
+       parts->keys_material.audit_signing->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,

@@ -60,6 +60,9 @@ struct RateLimitConfig {
 
 struct SecurityConfig {
   std::string bootstrap_admin_key;  // secret; empty: generate one into <data_dir>/admin.key
+  // Key-encryption keys: "file:///path" or "env://VAR"; empty: <data_dir>/kek.keys, generated
+  // on first start (development only: keep production KEKs off the data volume).
+  std::string kek_uri;
   OidcConfig oidc;
   RateLimitConfig rate_limit;
 };

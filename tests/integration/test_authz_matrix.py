@@ -65,7 +65,9 @@ def world(server):
 def concrete_path(route_path: str, world: dict) -> str:
     key_id = world["project_key_id"] if "{project}" in route_path else world["platform_key_id"]
     return (route_path.replace("{project}", "alpha").replace("{key}", key_id)
-            .replace("{subject}", "user:matrix").replace("{region}", "eu-west"))
+            .replace("{subject}", "user:matrix").replace("{region}", "eu-west")
+            .replace("{model}", "matrix-model").replace("{version}", "1")
+            .replace("{path}", "model.json").replace("{alias}", "champion"))
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX["routes"]))

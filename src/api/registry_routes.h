@@ -1,0 +1,19 @@
+// REST routes for the model registry under /api/v1/projects/{project}:
+//   POST artifacts                                   upload one file (raw body) → its SHA-256
+//   models, models/{model}                           list, create, get, update, delete
+//   models/{model}/versions[/{version}]              register (signed), list, get, status, delete
+//   models/{model}/versions/{version}/files/{path}   download (path percent-encoded, '/' as %2F)
+//   models/{model}/versions/{version}/verify         re-read every file and check the signature
+//   models/{model}/aliases/{alias}                   set, get, delete
+// {version} is a number or an alias. Handlers only translate JSON; logic is in ModelRegistry.
+#pragma once
+
+#include "api/router.h"
+#include "registry/model_registry.h"
+
+namespace falaj::api {
+
+Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
+                         registry::ArtifactStores artifacts);
+
+}  // namespace falaj::api
