@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "api/route_helpers.h"
-#include "common/encoding.h"
 
 namespace falaj::api {
 namespace {
@@ -81,17 +80,8 @@ Status AddAuditRoutes(Router& router, security::AuditLog& audit, std::string pub
                      [&audit, key = std::move(public_key_raw)](HttpRequest& request) {
                        return Answer(request, [&]() -> Result<HttpResponse> {
                          FALAJ_ASSIGN_OR_RETURN(auto report, audit.Verify(key));
-                         return HttpResponse::Json(
-                             200, {{"ok", report.ok},
-                                   {"entries", report.entries},
-                                   {"last_seq", report.last_seq},
-                                   {"head_hash", report.head_hash},
-                                   {"checkpoints", report.checkpoints},
-                                   {"last_checkpoint_seq", report.last_checkpoint_seq},
-                                   {"unanchored", report.unanchored},
-                                   {"first_bad_seq", report.first_bad_seq},
-                                   {"reason", report.reason},
-                                   {"public_key", HexEncode(key)}});
+                         return HttpResponse::Json(200,
+                                                   security::AuditVerifyReportJson(report, key));
                        });
                      }});
 }

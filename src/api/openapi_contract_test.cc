@@ -39,9 +39,10 @@ class OpenApiContractTest : public ::testing::Test {
     ASSERT_TRUE(signing);
     signing_key_ = std::make_unique<security::SigningKey>(std::move(*signing));
     registry_ = std::make_unique<registry::ModelRegistry>(*store_, NoArtifacts(), *signing_key_);
+    models_ = std::make_unique<serving::ModelManager>(*registry_);
     ASSERT_TRUE(AddAllRoutes(
         router_, {ready_, metrics_, *projects_, *authorizer_, *keys_, *bindings_, *audit_,
-                  *residency_, *registry_, NoArtifacts(), std::string(32, 'k')}));
+                  *residency_, *registry_, NoArtifacts(), *models_, std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -62,6 +63,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<security::ResidencyService> residency_;
   std::unique_ptr<security::SigningKey> signing_key_;
   std::unique_ptr<registry::ModelRegistry> registry_;
+  std::unique_ptr<serving::ModelManager> models_;
   Router router_;
 };
 

@@ -1,6 +1,8 @@
 #include "api/router.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "common/encoding.h"
 
@@ -9,6 +11,32 @@ namespace {
 
 bool IsParameter(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// A segment "{first}.{second}" holds two parameters split at the first '.' of the actual
+// segment (as in KServe model names "project.model"; project names contain no '.').
+size_t DottedPairSeparator(std::string_view segment) {
+  if (!IsParameter(segment)) return std::string_view::npos;
+  size_t separator = segment.find("}.{");
+  return separator == std::string_view::npos ? separator : separator + 1;
+}
+
+// The parameters of one pattern segment captured from one path segment; false when the path
+// segment cannot fill them.
+bool CaptureSegment(std::string_view expected, std::string_view actual,
+                    std::vector<std::pair<std::string_view, std::string_view>>* captured) {
+  if (actual.empty()) return false;
+  size_t separator = DottedPairSeparator(expected);
+  if (separator == std::string_view::npos) {
+    captured->emplace_back(expected.substr(1, expected.size() - 2), actual);
+    return true;
+  }
+  size_t dot = actual.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == actual.size()) return false;
+  captured->emplace_back(expected.substr(1, separator - 2), actual.substr(0, dot));
+  captured->emplace_back(expected.substr(separator + 2, expected.size() - separator - 3),
+                         actual.substr(dot + 1));
+  return true;
 }
 
 // Walks pattern and path one '/'-separated segment at a time, without allocating; parameters
@@ -27,7 +55,8 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
     std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
     std::string_view actual = path.substr(path_at, path_end - path_at);
     if (IsParameter(expected)) {
-      if (actual.empty()) return false;
+      std::vector<std::pair<std::string_view, std::string_view>> ignored;
+      if (!CaptureSegment(expected, actual, &ignored)) return false;
       ++parameters;
     } else if (expected != actual) {
       return false;
@@ -48,12 +77,16 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
     size_t path_end = std::min(path.find('/', path_at), path.size());
     std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
     if (IsParameter(expected)) {
-      auto decoded = PercentDecode(path.substr(path_at, path_end - path_at), false);
-      if (!decoded) {
-        *decode_error = decoded.error();
-        return false;
+      std::vector<std::pair<std::string_view, std::string_view>> captured;
+      CaptureSegment(expected, path.substr(path_at, path_end - path_at), &captured);
+      for (const auto& [name, raw] : captured) {
+        auto decoded = PercentDecode(raw, false);
+        if (!decoded) {
+          *decode_error = decoded.error();
+          return false;
+        }
+        params->emplace(name, std::move(*decoded));
       }
-      params->emplace(expected.substr(1, expected.size() - 2), std::move(*decoded));
     }
     pattern_at = pattern_end + 1;
     path_at = path_end + 1;
@@ -78,7 +111,8 @@ Status Router::Add(Route route) {
                        route.pattern);
     }
   }
-  route.audited = route.audited || (route.method != "GET" && route.method != "HEAD");
+  route.audited =
+      route.audited || (route.method != "GET" && route.method != "HEAD" && !route.audit_exempt);
   routes_.push_back(std::move(route));
   return Ok();
 }

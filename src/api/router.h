@@ -1,4 +1,5 @@
-// The route table: method + path pattern ("/api/v1/projects/{project}") → handler, each with the
+// The route table: method + path pattern ("/api/v1/projects/{project}", or with two parameters
+// in one segment "/v2/models/{project}.{model}") → handler, each with the
 // permission it requires. A route without a permission is refused at registration, which fails
 // start-up: there is no way to add an unprotected route by omission. Public routes say so with
 // kPublicPermission.
@@ -35,6 +36,9 @@ struct Route {
   // Mutations are audited; reads are not. Defaults to true for every method but GET/HEAD.
   bool audited = false;
   Handler handler;
+  // Set for mutating methods that are not state changes, such as predictions, so that they are
+  // not audited one by one (the request log still records them).
+  bool audit_exempt = false;
 };
 
 struct RouteMatch {

@@ -54,8 +54,12 @@ TEST(RouterTest, AuditsMutationsByDefault) {
   Router router;
   ASSERT_TRUE(router.Add({"GET", "/a", "a.read", Execution::kWorker, false, Reply(200)}));
   ASSERT_TRUE(router.Add({"POST", "/a", "a.write", Execution::kWorker, false, Reply(201)}));
+  Route prediction{"POST", "/b", "b.predict", Execution::kWorker, false, Reply(200)};
+  prediction.audit_exempt = true;
+  ASSERT_TRUE(router.Add(std::move(prediction)));
   EXPECT_FALSE(router.routes()[0].audited);
   EXPECT_TRUE(router.routes()[1].audited);
+  EXPECT_FALSE(router.routes()[2].audited);
 }
 
 }  // namespace
@@ -94,6 +98,26 @@ TEST(RouterTest, ParametersArePercentDecodedAndBadEscapesRefused) {
   EXPECT_EQ(bad.route, nullptr);
   ASSERT_TRUE(bad.error.has_value());
   EXPECT_EQ(bad.error->code, ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace falaj::api
+
+namespace falaj::api {
+namespace {
+
+TEST(RouterTest, DottedSegmentsCarryTwoParameters) {
+  Router router;
+  ASSERT_TRUE(router.Add({"POST", "/v2/models/{project}.{model}/infer", "m.predict",
+                          Execution::kWorker, false, Reply(200)}));
+  RouteMatch match = router.Match("POST", "/v2/models/bank.fraud.v2/infer");
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.params.at("project"), "bank");
+  EXPECT_EQ(match.params.at("model"), "fraud.v2");
+  for (const char* path :
+       {"/v2/models/bank/infer", "/v2/models/.fraud/infer", "/v2/models/bank./infer"}) {
+    EXPECT_EQ(router.Match("POST", path).route, nullptr) << path;
+  }
 }
 
 }  // namespace

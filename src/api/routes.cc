@@ -2,6 +2,7 @@
 
 #include "api/access_routes.h"
 #include "api/audit_routes.h"
+#include "api/kserve_routes.h"
 #include "api/project_routes.h"
 #include "api/registry_routes.h"
 #include "api/residency_routes.h"
@@ -15,6 +16,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddAccessRoutes(router, dependencies.keys, dependencies.bindings));
   FALAJ_RETURN_IF_ERROR(AddResidencyRoutes(router, dependencies.residency, dependencies.projects));
   FALAJ_RETURN_IF_ERROR(AddRegistryRoutes(router, dependencies.registry, dependencies.artifacts));
+  FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.models, dependencies.registry));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

@@ -13,6 +13,7 @@
 #include "security/authorizer.h"
 #include "security/residency.h"
 #include "security/role_bindings.h"
+#include "serving/model_manager.h"
 
 namespace falaj::api {
 
@@ -27,6 +28,7 @@ struct RouteDependencies {
   security::ResidencyService& residency;
   registry::ModelRegistry& registry;
   registry::ArtifactStores artifacts;
+  serving::ModelManager& models;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
 };
 

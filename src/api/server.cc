@@ -28,6 +28,7 @@
 #include "security/residency.h"
 #include "security/role_bindings.h"
 #include "security/signing_key.h"
+#include "serving/model_manager.h"
 #include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 
@@ -47,6 +48,7 @@ struct Server::Parts {
   std::unique_ptr<security::AuditLog> audit;
   std::unique_ptr<security::ResidencyService> residency;
   std::unique_ptr<registry::ModelRegistry> registry;
+  std::unique_ptr<serving::ModelManager> models;
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
@@ -151,6 +153,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->registry = std::make_unique<registry::ModelRegistry>(*parts->metadata, artifacts,
                                                               *parts->keys_material.model_signing);
   parts->projects->RegisterOwnershipCheck("models", registry::ModelRegistry::CountInProject);
+  parts->models = std::make_unique<serving::ModelManager>(*parts->registry);
   parts->projects->RegisterOwnershipCheck("transfer policies",
                                           security::ResidencyService::CountInProject);
   parts->projects->RegisterOwnershipCheck("member role bindings",
@@ -170,7 +173,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       parts->router,
       {parts->ready, parts->metrics, *parts->projects, *parts->authorizer, *parts->keys,
        *parts->bindings, *parts->audit, *parts->residency, *parts->registry, artifacts,
-       parts->keys_material.audit_signing->PublicKeyRaw()}));
+       *parts->models, parts->keys_material.audit_signing->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,

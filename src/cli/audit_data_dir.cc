@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <memory>
 
-#include "common/encoding.h"
 #include "security/signing_key.h"
 #include "storage/metadata_store.h"
 
@@ -40,19 +39,6 @@ Result<std::string> PublicKeyRaw(const std::string& data_dir, const std::string&
   return key.PublicKeyRaw();
 }
 
-nlohmann::json ReportJson(const security::AuditVerifyReport& report, std::string_view key) {
-  return {{"ok", report.ok},
-          {"entries", report.entries},
-          {"last_seq", report.last_seq},
-          {"head_hash", report.head_hash},
-          {"checkpoints", report.checkpoints},
-          {"last_checkpoint_seq", report.last_checkpoint_seq},
-          {"unanchored", report.unanchored},
-          {"first_bad_seq", report.first_bad_seq},
-          {"reason", report.reason},
-          {"public_key", HexEncode(key)}};
-}
-
 }  // namespace
 
 Result<nlohmann::json> VerifyAuditDataDir(const std::string& data_dir,
@@ -61,7 +47,7 @@ Result<nlohmann::json> VerifyAuditDataDir(const std::string& data_dir,
   FALAJ_ASSIGN_OR_RETURN(auto key, PublicKeyRaw(data_dir, public_key));
   security::AuditLog audit(*store);
   FALAJ_ASSIGN_OR_RETURN(auto report, audit.Verify(key));
-  return ReportJson(report, key);
+  return security::AuditVerifyReportJson(report, key);
 }
 
 Status ExportAuditDataDir(const std::string& data_dir, const security::AuditQuery& query,

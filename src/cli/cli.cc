@@ -7,6 +7,7 @@
 #include "cli/command_table.h"
 #include "cli/key_commands.h"
 #include "cli/member_commands.h"
+#include "cli/model_commands.h"
 #include "cli/project_commands.h"
 #include "cli/server_command.h"
 
@@ -49,6 +50,7 @@ int Main(int argc, char** argv) {
   AddProjectCommands(app, table);
   AddKeyCommands(app, table);
   AddMemberCommands(app, table);
+  AddModelCommands(app, table);
   AddAuditCommands(app, table);
   table.AddLocal(app.add_subcommand("version", "Print the version"), [] {
     std::printf("falaj %s\n", FALAJ_VERSION);

@@ -31,24 +31,37 @@ Status ResolveClientOptions(ClientOptions& options) {
   return Ok();
 }
 
-Result<nlohmann::json> Call(const ClientContext& context, std::string_view method,
-                            const std::string& path, const std::string& body) {
-  auto response = SendRequest(context.options, method, path, body);
+Error RefusalError(const ClientResponse& response) {
+  nlohmann::json parsed = nlohmann::json::parse(response.body, nullptr, false);
+  bool structured = parsed.is_object() && parsed["error"].is_object();
+  std::string message =
+      structured ? parsed["error"].value("message", response.body) : response.body;
+  std::string code = structured ? parsed["error"].value("code", "") : "";
+  return Error{ErrorCode::kFailedPrecondition,
+               fmt::format("{} {}: {}", response.status, code, message)};
+}
+
+Result<std::string> CallForBytes(const ClientContext& context, std::string_view method,
+                                 const std::string& path, std::string_view body,
+                                 std::string_view content_type) {
+  auto response = SendRequest(context.options, method, path, body, content_type);
   if (!response) return std::unexpected(response.error());
-  nlohmann::json parsed = nlohmann::json::parse(response->body, nullptr, false);
-  if (response->status >= 400) {
-    bool structured = parsed.is_object() && parsed["error"].is_object();
-    std::string message =
-        structured ? parsed["error"].value("message", response->body) : response->body;
-    std::string code = structured ? parsed["error"].value("code", "") : "";
-    return MakeError(ErrorCode::kFailedPrecondition, "{} {}: {}", response->status, code, message);
-  }
+  if (response->status >= 400) return std::unexpected(RefusalError(*response));
+  return std::move(response->body);
+}
+
+Result<nlohmann::json> Call(const ClientContext& context, std::string_view method,
+                            const std::string& path, std::string_view body,
+                            std::string_view content_type) {
+  FALAJ_ASSIGN_OR_RETURN(auto answer, CallForBytes(context, method, path, body, content_type));
+  nlohmann::json parsed = nlohmann::json::parse(answer, nullptr, false);
   return parsed.is_discarded() ? nlohmann::json() : parsed;
 }
 
 int Report(const Error& error) {
   std::fprintf(stderr, "falaj: %s\n", error.message.c_str());
-  return error.code == ErrorCode::kFailedPrecondition ? 1 : 2;
+  bool refused = error.code == ErrorCode::kFailedPrecondition || error.code == ErrorCode::kDataLoss;
+  return refused ? 1 : 2;
 }
 
 int UsageError(std::string_view message) {

@@ -26,13 +26,23 @@ using Columns = std::vector<std::string>;
 // default http://127.0.0.1:8080. INVALID_ARGUMENT if the config file is malformed.
 Status ResolveClientOptions(ClientOptions& options);
 
-// Sends one request. A status of 400 or more becomes FAILED_PRECONDITION with the status, the
-// error code and the server's message; an unreachable server is UNAVAILABLE. Returns the parsed
-// body (null when empty or not JSON).
-Result<nlohmann::json> Call(const ClientContext& context, std::string_view method,
-                            const std::string& path, const std::string& body = "");
+// The refusal in an answer with a status of 400 or more: FAILED_PRECONDITION with the status,
+// the error code and the server's message.
+Error RefusalError(const ClientResponse& response);
 
-// Prints "falaj: <message>" on stderr; returns 1 for a refusal by the server, 2 otherwise.
+// Sends one request. A status of 400 or more becomes RefusalError; an unreachable server is
+// UNAVAILABLE. Returns the body as received (e.g. a downloaded file).
+Result<std::string> CallForBytes(const ClientContext& context, std::string_view method,
+                                 const std::string& path, std::string_view body = "",
+                                 std::string_view content_type = kJsonContentType);
+// CallForBytes, with the body parsed (null when empty or not JSON).
+Result<nlohmann::json> Call(const ClientContext& context, std::string_view method,
+                            const std::string& path, std::string_view body = "",
+                            std::string_view content_type = kJsonContentType);
+
+// Prints "falaj: <message>" on stderr; returns 1 for a refusal by the server
+// (FAILED_PRECONDITION) or an answer that failed the client's own check (DATA_LOSS), 2
+// otherwise.
 int Report(const Error& error);
 // Prints "falaj: <message>" on stderr; returns 2 (bad usage, or nothing to talk to).
 int UsageError(std::string_view message);

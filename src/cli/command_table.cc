@@ -10,17 +10,34 @@ CLI::Validator ProjectRoleCheck() {
   return CLI::IsMember(roles);
 }
 
+Result<std::map<std::string, std::string>> ParseKeyValues(std::string_view flag,
+                                                          const std::vector<std::string>& items) {
+  std::map<std::string, std::string> values;
+  for (const auto& item : items) {
+    auto equals = item.find('=');
+    if (equals == std::string::npos) {
+      return MakeError(ErrorCode::kInvalidArgument, "{} '{}' must be key=value", flag, item);
+    }
+    values[item.substr(0, equals)] = item.substr(equals + 1);
+  }
+  return values;
+}
+
 CLI::App* CommandTable::AddOutputFlag(CLI::App* command) {
   command->add_option("-o,--output", output_, "Output format: table, json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
   return command;
 }
 
-CLI::App* CommandTable::AddClientFlags(CLI::App* command) {
+CLI::App* CommandTable::AddConnectionFlags(CLI::App* command) {
   command->add_option("--url", options_.base_url, "Server URL (or FALAJ_URL)");
   command->add_option("--key", options_.api_key, "API key (or FALAJ_KEY)");
   command->add_option("--ca-file", options_.ca_file, "CA bundle for an https server");
-  return AddOutputFlag(command);
+  return command;
+}
+
+CLI::App* CommandTable::AddClientFlags(CLI::App* command) {
+  return AddOutputFlag(AddConnectionFlags(command));
 }
 
 void CommandTable::AddClient(CLI::App* command, ClientAction run) {

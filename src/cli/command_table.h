@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,6 +21,11 @@ using ClientAction = std::function<int(const ClientContext&)>;
 
 // Accepts only a project role (viewer, developer, …); its error lists them.
 CLI::Validator ProjectRoleCheck();
+
+// The values of a repeatable `flag` such as --label k=v, split at the first '=' (a later
+// repetition of a key wins). INVALID_ARGUMENT naming the flag for an item without '='.
+Result<std::map<std::string, std::string>> ParseKeyValues(std::string_view flag,
+                                                          const std::vector<std::string>& items);
 
 class CommandTable {
  public:
@@ -35,6 +41,8 @@ class CommandTable {
 
   // Adds -o/--output (table, json or yaml) to `command`; returns it.
   CLI::App* AddOutputFlag(CLI::App* command);
+  // Adds --url, --key and --ca-file to `command`; returns it.
+  CLI::App* AddConnectionFlags(CLI::App* command);
   // Adds --url, --key, --ca-file and -o/--output to `command`; returns it.
   CLI::App* AddClientFlags(CLI::App* command);
 

@@ -64,7 +64,8 @@ Result<ClientResponse> Exchange(Stream& stream, http::request<http::string_body>
 }  // namespace
 
 Result<ClientResponse> SendRequest(const ClientOptions& options, std::string_view method,
-                                   std::string_view path, std::string_view body) {
+                                   std::string_view path, std::string_view body,
+                                   std::string_view content_type) {
   auto url = ParseUrl(options.base_url);
   if (!url) return std::unexpected(url.error());
   asio::io_context io;
@@ -80,7 +81,7 @@ Result<ClientResponse> SendRequest(const ClientOptions& options, std::string_vie
   request.set(http::field::user_agent, "falaj-cli");
   if (!options.api_key.empty())
     request.set(http::field::authorization, "Bearer " + options.api_key);
-  if (!body.empty()) request.set(http::field::content_type, "application/json");
+  if (!body.empty()) request.set(http::field::content_type, content_type);
   request.body() = std::string(body);
   request.prepare_payload();
 

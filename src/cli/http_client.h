@@ -16,13 +16,18 @@ struct ClientOptions {
   std::string ca_file;  // extra CA bundle for https; empty: system store only
 };
 
+inline constexpr std::string_view kJsonContentType = "application/json";
+inline constexpr std::string_view kBinaryContentType = "application/octet-stream";
+
 struct ClientResponse {
   int status = 0;
   std::string body;
 };
 
+// Sends `body` (labelled `content_type` when not empty) and reads the whole answer into memory.
 // UNAVAILABLE when the server cannot be reached; any HTTP status is a success here.
 Result<ClientResponse> SendRequest(const ClientOptions& options, std::string_view method,
-                                   std::string_view path, std::string_view body);
+                                   std::string_view path, std::string_view body,
+                                   std::string_view content_type = kJsonContentType);
 
 }  // namespace falaj::cli

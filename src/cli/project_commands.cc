@@ -1,7 +1,6 @@
 #include "cli/project_commands.h"
 
 #include <cstdio>
-#include <map>
 
 #include "cli/url_encoding.h"
 
@@ -18,15 +17,9 @@ struct ProjectArgs {
 };
 
 int CreateProject(const ClientContext& context, const ProjectArgs& args) {
-  std::map<std::string, std::string> labels;
-  for (const auto& label : args.labels) {
-    auto equals = label.find('=');
-    if (equals == std::string::npos) {
-      return UsageError("--label '" + label + "' must be key=value");
-    }
-    labels[label.substr(0, equals)] = label.substr(equals + 1);
-  }
-  nlohmann::json body = {{"name", args.name}, {"region", args.region}, {"labels", labels}};
+  auto labels = ParseKeyValues("--label", args.labels);
+  if (!labels) return UsageError(labels.error().message);
+  nlohmann::json body = {{"name", args.name}, {"region", args.region}, {"labels", *labels}};
   if (!args.description.empty()) body["description"] = args.description;
   return CallAndPrintItem(context, "POST", ApiPath({"projects"}), body.dump(), kProjectColumns);
 }

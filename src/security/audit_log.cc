@@ -532,4 +532,18 @@ Result<std::optional<AuditCheckpoint>> AuditLog::LatestCheckpoint() {
   return latest;
 }
 
+nlohmann::json AuditVerifyReportJson(const AuditVerifyReport& report,
+                                     std::string_view public_key_raw) {
+  return {{"ok", report.ok},
+          {"entries", report.entries},
+          {"last_seq", report.last_seq},
+          {"head_hash", report.head_hash},
+          {"checkpoints", report.checkpoints},
+          {"last_checkpoint_seq", report.last_checkpoint_seq},
+          {"unanchored", report.unanchored},
+          {"first_bad_seq", report.first_bad_seq},
+          {"reason", report.reason},
+          {"public_key", HexEncode(public_key_raw)}};
+}
+
 }  // namespace falaj::security

@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -78,6 +79,11 @@ struct AuditVerifyReport {
   int64_t first_bad_seq = 0;  // 0 when ok
   std::string reason;         // empty when ok, e.g. "entry 42 was modified (hash mismatch)"
 };
+
+// The report as JSON (the REST answer and `falaj audit verify -o json`), with the hex public key
+// it was checked against.
+nlohmann::json AuditVerifyReportJson(const AuditVerifyReport& report,
+                                     std::string_view public_key_raw);
 
 // Filters for Query() and ExportJsonLines(); every unset filter matches everything.
 struct AuditQuery {

@@ -14,11 +14,12 @@ struct RoleSpec {
 
 const std::vector<RoleSpec>& Roles() {
   static const std::vector<RoleSpec> kRoles = {
-      {"viewer", {}, true},
+      {"viewer", {"models.predict"}, true},
       {"developer",
-       {"datasets.write", "features.write", "runs.write", "models.write", "jobs.write"},
+       {"datasets.write", "features.write", "runs.write", "models.write", "jobs.write",
+        "models.predict"},
        true},
-      {"deployer", {"endpoints.write", "abtests.write", "models.promote"}, true},
+      {"deployer", {"endpoints.write", "abtests.write", "models.promote", "models.predict"}, true},
       // The audit trail is not a "*.read" permission: only auditors and admins see it.
       {"auditor", {"audit.read"}, true},
       {"admin", {"*"}, true},

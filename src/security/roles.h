@@ -1,7 +1,7 @@
 // The roles of Falaj's RBAC and the permissions each grants. Permissions are named
 // "<resource>.<verb>"; every route declares one. Project roles apply inside one project:
 //
-//   viewer     read everything in the project
+//   viewer     read everything in the project and call its models (models.predict)
 //   developer  viewer + write data, features, runs, models and jobs
 //   deployer   viewer + write endpoints and A/B tests, promote models
 //   auditor    viewer + read the audit trail

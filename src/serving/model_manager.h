@@ -1,0 +1,59 @@
+// The model manager: loads registered model versions for serving and keeps them loaded.
+// Loading verifies the version first (manifest signature and every file's digest), so a
+// tampered or unsigned artifact is never served. In-flight predictions hold a shared_ptr, so
+// an unload never pulls a model out from under a request.
+//
+// Thread-safe: the cache is guarded by a mutex; loads of different versions run in parallel,
+// and a version is loaded once even when many requests ask for it at the same time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "registry/model_registry.h"
+#include "serving/model_runtime.h"
+
+namespace falaj::serving {
+
+struct ServedModel {
+  std::string project;
+  std::string model;
+  int64_t version = 0;
+  std::string format;
+  std::shared_ptr<const LoadedModel> runtime;
+};
+
+class ModelManager {
+ public:
+  explicit ModelManager(registry::ModelRegistry& registry) : registry_(registry) {}
+
+  // The version to serve for a model: the "champion" alias when set, else the latest
+  // registered (not archived) version.
+  Result<int64_t> DefaultVersion(std::string_view project, std::string_view model);
+
+  // The loaded model, loading (and verifying) it on first use. FAILED_PRECONDITION when the
+  // version fails verification; UNIMPLEMENTED for a format no runtime serves.
+  Result<ServedModel> Get(std::string_view project, std::string_view model, int64_t version);
+
+  // Drops a loaded version (in-flight requests keep their reference).
+  void Unload(std::string_view project, std::string_view model, int64_t version);
+  size_t loaded_count();
+
+ private:
+  using Key = std::tuple<std::string, std::string, int64_t>;
+  struct Slot {
+    std::once_flag once;
+    Result<ServedModel> loaded = MakeError(ErrorCode::kInternal, "not loaded");
+  };
+  Result<ServedModel> Load(std::string_view project, std::string_view model, int64_t version);
+
+  registry::ModelRegistry& registry_;
+  std::mutex mutex_;
+  std::map<Key, std::shared_ptr<Slot>> slots_;  // guarded by mutex_
+};
+
+}  // namespace falaj::serving

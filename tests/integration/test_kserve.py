@@ -1,0 +1,124 @@
+"""KServe v2 inference over HTTP against a real server: a registered logistic model answers
+exactly what an independent computation in Python gives, versions and the champion alias are
+honoured, bad tensors get protocol errors that name the problem, and a model whose signed
+artifact was tampered with is never served."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import pytest
+
+COEFFICIENTS = [0.8, -1.25, 0.05, 2.0]
+INTERCEPT = -0.3
+
+
+def logistic(row):
+    return 1.0 / (1.0 + math.exp(-(sum(w * x for w, x in zip(COEFFICIENTS, row)) + INTERCEPT)))
+
+
+def register_linear(server, project, model, coefficients=COEFFICIENTS, fmt="linear"):
+    artifact = json.dumps({"kind": "logistic", "coefficients": coefficients,
+                           "intercept": INTERCEPT}).encode()
+    upload = server.post(f"/api/v1/projects/{project}/artifacts", data=artifact)
+    assert upload.status_code == 201
+    server.post(f"/api/v1/projects/{project}/models", json={"name": model})
+    version = server.post(f"/api/v1/projects/{project}/models/{model}/versions",
+                          json={"format": fmt, "files": [{"path": "model.json",
+                                                          "sha256": upload.json()["sha256"]}]})
+    assert version.status_code == 201, version.text
+    return version.json()["version"]
+
+
+@pytest.fixture(scope="module")
+def served(server):
+    assert server.post("/api/v1/projects", json={"name": "scoring",
+                                                 "region": "uae-north"}).status_code == 201
+    register_linear(server, "scoring", "churn")
+    return server
+
+
+def infer(server, target, body):
+    return server.post(f"/v2/models/{target}/infer", json=body)
+
+
+def tensor(rows, shape=None, datatype="FP32"):
+    flat = [value for row in rows for value in row]
+    return {"inputs": [{"name": "x", "datatype": datatype,
+                        "shape": shape or [len(rows), len(rows[0])], "data": flat}]}
+
+
+def test_predictions_match_an_independent_computation(served):
+    rows = [[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0], [-3.5, 0.25, 100.0, -1.0]]
+    response = infer(served, "scoring.churn", {**tensor(rows), "id": "req-7"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_name"] == "scoring.churn" and body["model_version"] == "1"
+    assert body["id"] == "req-7"
+    output = body["outputs"][0]
+    assert output["name"] == "predict" and output["shape"] == [3]
+    for got, row in zip(output["data"], rows):
+        assert got == pytest.approx(logistic(row), rel=1e-12)
+    # Nested row-major data is accepted as well.
+    nested = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [2, 4], "data": rows[:2]}]}
+    assert infer(served, "scoring.churn", nested).json()["outputs"][0]["data"] == output["data"][:2]
+
+
+def test_versions_and_the_champion_alias(served):
+    second = register_linear(served, "scoring", "churn", coefficients=[0, 0, 0, 0])
+    row = [[1.0, 1.0, 1.0, 1.0]]
+    latest = infer(served, "scoring.churn", tensor(row)).json()
+    assert latest["model_version"] == str(second)
+    assert latest["outputs"][0]["data"][0] == pytest.approx(1 / (1 + math.exp(-INTERCEPT)))
+    pinned = served.post("/v2/models/scoring.churn/versions/1/infer", json=tensor(row)).json()
+    assert pinned["model_version"] == "1"
+    assert served.request("PUT", "/api/v1/projects/scoring/models/churn/aliases/champion",
+                          json={"version": 1}).status_code == 200
+    assert infer(served, "scoring.churn", tensor(row)).json()["model_version"] == "1"
+    meta = served.get("/v2/models/scoring.churn").json()
+    assert meta["name"] == "scoring.churn" and meta["versions"] == ["1"]
+    assert served.get("/v2/models/scoring.churn/ready").json()["ready"] is True
+    assert served.get("/v2", auth=False).json()["name"] == "falaj"
+
+
+@pytest.mark.parametrize("body, needle", [
+    (tensor([[1.0, 2.0]]), "features per row"),
+    (tensor([[1.0, 2.0, 3.0, 4.0]], shape=[2, 4]), "values"),
+    (tensor([[1.0, 2.0, 3.0, 4.0]], datatype="BYTES"), "datatype"),
+    ({"inputs": []}, "exactly one tensor"),
+    ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": ["a", 1, 2, 3]}]},
+     "numbers"),
+    ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [0, 4], "data": []}]}, "positive"),
+    ({**tensor([[1.0, 2.0, 3.0, 4.0]]), "outputs": [{"name": "proba"}]}, "predict"),
+    ({**tensor([[1.0, 2.0, 3.0, 4.0]]), "surprise": 1}, "unknown field"),
+])
+def test_bad_tensors_get_protocol_errors(served, body, needle):
+    response = infer(served, "scoring.churn", body)
+    assert response.status_code == 400, response.text
+    assert needle in response.json()["error"]
+
+
+def test_unknown_models_and_unservable_formats(served):
+    assert infer(served, "scoring.nope", tensor([[1.0]])).status_code == 404
+    assert "error" in infer(served, "scoring.nope", tensor([[1.0]])).json()
+    assert served.post("/v2/models/scoring.churn/versions/99/infer",
+                       json=tensor([[1.0] * 4])).status_code == 404
+    register_linear(served, "scoring", "boosted", fmt="xgboost")
+    unservable = infer(served, "scoring.boosted", tensor([[1.0] * 4]))
+    assert unservable.status_code == 501 and "cannot be served yet" in unservable.json()["error"]
+
+
+def test_a_tampered_model_is_never_served(make_server):
+    server = make_server("tampered-serving").start()
+    assert server.post("/api/v1/projects", json={"name": "p", "region": "uae-north"}).status_code == 201
+    register_linear(server, "p", "m")
+    for path in (server.data_dir / "blobs" / "sha256").rglob("*"):
+        if path.is_file():
+            data = bytearray(path.read_bytes())
+            data[-1] ^= 0x01
+            path.write_bytes(bytes(data))
+    refused = infer(server, "p.m", tensor([[1.0] * 4]))
+    assert refused.status_code == 409, refused.text
+    assert "failed verification" in refused.json()["error"]
