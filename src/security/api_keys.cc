@@ -21,6 +21,8 @@ constexpr size_t kMaximumKeyLength = 256;
 constexpr size_t kMaximumNameLength = 128;
 // last_used_at is written at most this often per key, so authentication stays read-mostly.
 constexpr int64_t kLastUsedResolutionMs = 60'000;
+// The cache is dropped whole when it grows past this, which bounds memory under key guessing.
+constexpr size_t kMaxCachedKeys = 10'000;
 constexpr std::string_view kBase62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -173,10 +175,14 @@ Result<ApiKeyInfo> ApiKeyService::Get(std::string_view id, std::string_view proj
 
 Status ApiKeyService::Revoke(std::string_view id, std::string_view project) {
   FALAJ_RETURN_IF_ERROR(Get(id, project));
-  return store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
-    return tx.Run("UPDATE api_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
-                  {ToUnixMillis(clock_.Now()), std::string(id)});
-  });
+  Status revoked =
+      store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
+        return tx.Run(
+            "UPDATE api_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+            {ToUnixMillis(clock_.Now()), std::string(id)});
+      });
+  ClearCache();
+  return revoked;
 }
 
 Result<CreatedKey> ApiKeyService::Rotate(std::string_view id, std::string_view project,
@@ -210,6 +216,7 @@ Result<CreatedKey> ApiKeyService::Rotate(std::string_view id, std::string_view p
             "expires_at_ms > ?)",
             {old_expiry, std::string(id), old_expiry});
       }));
+  ClearCache();  // the old key's expiry changed
   return created;
 }
 
@@ -221,6 +228,13 @@ Result<Principal> ApiKeyService::Authenticate(std::string_view presented) {
   std::string hash = Sha256Hex(presented);
   std::string id = KeyIdFor(hash);
   int64_t now = ToUnixMillis(clock_.Now());
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (auto cached = cache_.find(hash); cached != cache_.end()) {
+      if (now < cached->second.valid_until_ms) return cached->second.principal;
+      cache_.erase(cached);
+    }
+  }
   std::optional<ApiKeyInfo> key;
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
@@ -241,7 +255,20 @@ Result<Principal> ApiKeyService::Authenticate(std::string_view presented) {
           return tx.Run("UPDATE api_keys SET last_used_at_ms = ? WHERE id = ?", {now, id});
         });
   }
-  return Principal{key->subject(), key->name, key->platform_admin, key->project, {}};
+  Principal principal{key->subject(), key->name, key->platform_admin, key->project, {}};
+  int64_t valid_until = now + kAuthenticationCacheTtl.count();
+  if (key->expires_at_ms != 0) valid_until = std::min(valid_until, key->expires_at_ms);
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (cache_.size() >= kMaxCachedKeys) cache_.clear();
+    cache_[hash] = CachedPrincipal{principal, valid_until};
+  }
+  return principal;
+}
+
+void ApiKeyService::ClearCache() {
+  std::lock_guard lock(cache_mutex_);
+  cache_.clear();
 }
 
 Result<int64_t> ApiKeyService::CountLiveInProject(storage::Transaction& tx,

@@ -7,13 +7,21 @@
 // SHA-256 of a key is stored; a key is found by its non-secret id (a prefix of that hash) and
 // the full hash is compared in constant time. Keys are never logged.
 //
-// Thread-safe: all state lives in the MetadataStore.
+// Verified keys are cached in memory for a few seconds, so that a busy client (inference above
+// all) does not cost a storage read per request. Revoking or rotating through this service
+// clears the cache at once; in a multi-process deployment another process notices within
+// kAuthenticationCacheTtl.
+//
+// Thread-safe: durable state lives in the MetadataStore; the cache is guarded by a mutex.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -52,6 +60,8 @@ struct CreatedKey {
 
 class ApiKeyService {
  public:
+  static constexpr std::chrono::milliseconds kAuthenticationCacheTtl{10'000};
+
   explicit ApiKeyService(storage::MetadataStore& store,
                          const Clock& clock = SystemClock::Instance())
       : store_(store), clock_(clock) {}
@@ -87,9 +97,18 @@ class ApiKeyService {
 
  private:
   Result<CreatedKey> Insert(const NewApiKey& request, std::string plaintext);
+  void ClearCache();
+
+  struct CachedPrincipal {
+    Principal principal;
+    int64_t valid_until_ms;
+  };
 
   storage::MetadataStore& store_;
   const Clock& clock_;
+  std::mutex cache_mutex_;
+  // Keyed by the SHA-256 of the presented key; guarded by cache_mutex_.
+  std::unordered_map<std::string, CachedPrincipal> cache_;
 };
 
 }  // namespace falaj::security

@@ -172,3 +172,37 @@ TEST_F(ApiKeysTest, BootstrapUsesConfiguredKeyAndRejectsShortOnes) {
 
 }  // namespace
 }  // namespace falaj::security
+
+namespace falaj::security {
+namespace {
+
+TEST_F(ApiKeysTest, CachedKeysStillHonourRevocationAndExpiry) {
+  int64_t now = ToUnixMillis(clock_.now);
+  auto key = keys_->Create({"cached", false, "", now + 5'000, ""});
+  ASSERT_TRUE(key);
+  ASSERT_TRUE(keys_->Authenticate(key->plaintext));  // now cached
+  // Expiry inside the cache window is still enforced.
+  clock_.now += std::chrono::seconds(6);
+  EXPECT_FALSE(keys_->Authenticate(key->plaintext));
+
+  auto other = keys_->Create({"revoked", false, "", 0, ""});
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(keys_->Authenticate(other->plaintext));
+  ASSERT_TRUE(keys_->Revoke(other->info.id, ""));
+  EXPECT_FALSE(keys_->Authenticate(other->plaintext));  // revocation clears the cache at once
+
+  // A key revoked behind the service's back (another process) is refused within the TTL.
+  auto third = keys_->Create({"elsewhere", false, "", 0, ""});
+  ASSERT_TRUE(third);
+  ASSERT_TRUE(keys_->Authenticate(third->plaintext));
+  ASSERT_TRUE(
+      store_->RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
+        return tx.Run("UPDATE api_keys SET revoked_at_ms = 1 WHERE id = ?", {third->info.id});
+      }));
+  EXPECT_TRUE(keys_->Authenticate(third->plaintext));  // still cached
+  clock_.now += ApiKeyService::kAuthenticationCacheTtl;
+  EXPECT_FALSE(keys_->Authenticate(third->plaintext));
+}
+
+}  // namespace
+}  // namespace falaj::security
