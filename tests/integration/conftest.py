@@ -483,3 +483,19 @@ def make_self_signed_cert(directory: Path) -> tuple:
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory) -> tuple:
     return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A private HOME for CLI runs, so ~/.config/falaj of the machine never leaks in."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def cli(args, home, env=None, timeout=120):
+    """Runs the falaj CLI with a private HOME and no inherited FALAJ_* variables."""
+    full_env = base_env(home)
+    full_env.update(env or {})
+    return subprocess.run([str(binary_path())] + [str(a) for a in args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout)

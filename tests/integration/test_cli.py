@@ -2,29 +2,13 @@
 
 import json
 import socket
-import subprocess
 
 import pytest
 import yaml
 
-from conftest import base_env, binary_path, unique_name
+from conftest import cli, unique_name
 
 PROJECT_FIELDS = {"name", "region", "description", "labels", "created_at", "updated_at"}
-
-
-@pytest.fixture
-def home(tmp_path):
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-def cli(args, home, env=None, timeout=60):
-    """Runs the falaj CLI with a private HOME and no inherited FALAJ_* variables."""
-    full_env = base_env(home)
-    full_env.update(env or {})
-    return subprocess.run([str(binary_path())] + [str(a) for a in args], capture_output=True,
-                          text=True, env=full_env, timeout=timeout)
 
 
 def with_server(server, *args):

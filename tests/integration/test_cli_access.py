@@ -4,12 +4,11 @@ checked through the REST API, and the offline `audit verify --data-dir` / `audit
 import json
 import re
 import sqlite3
-import subprocess
 
 import pytest
 import yaml
 
-from conftest import base_env, binary_path, unique_name
+from conftest import cli, unique_name
 
 KEY_PATTERN = re.compile(r"^flj_[0-9A-Za-z]{49}$")
 KEY_FIELDS = {"id", "name", "subject", "platform_admin", "project", "created_by", "created_at",
@@ -18,19 +17,6 @@ REPORT_FIELDS = {"ok", "entries", "last_seq", "head_hash", "checkpoints", "last_
                  "unanchored", "first_bad_seq", "reason", "public_key"}
 EXPORT_FIELDS = {"seq", "time_ms", "request_id", "principal", "action", "method", "resource",
                  "status", "source", "outcome", "prev_hash", "hash"}
-
-
-@pytest.fixture
-def home(tmp_path):
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-def cli(args, home, timeout=60):
-    """Runs the falaj CLI with a private HOME and no inherited FALAJ_* variables."""
-    return subprocess.run([str(binary_path())] + [str(a) for a in args], capture_output=True,
-                          text=True, env=base_env(home), timeout=timeout)
 
 
 def run(server, home, *args, key=None):

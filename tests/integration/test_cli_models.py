@@ -10,35 +10,19 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from conftest import base_env, binary_path, unique_name
+from conftest import cli, unique_name
 
 VERSION_FIELDS = {"model", "version", "format", "status", "files", "signature", "metrics", "tags",
                   "lineage", "aliases", "manifest_signature", "signing_key_id", "created_by",
                   "created_at"}
 SIGNATURE = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 30]}],
              "outputs": [{"name": "score", "datatype": "FP32", "shape": [-1, 1]}]}
-
-
-@pytest.fixture
-def home(tmp_path):
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-def cli(args, home, env=None, timeout=120):
-    """Runs the falaj CLI with a private HOME and no inherited FALAJ_* variables."""
-    full_env = base_env(home)
-    full_env.update(env or {})
-    return subprocess.run([str(binary_path())] + [str(a) for a in args], capture_output=True,
-                          text=True, env=full_env, timeout=timeout)
 
 
 def run(server, home, *args, key=None):
