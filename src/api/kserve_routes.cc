@@ -210,6 +210,8 @@ Status AddKServeRoutes(Router& router, serving::ModelManager& models,
                 }};
     // Predictions read the model; auditing each one would put a durable write on the hot path.
     infer.audit_exempt = true;
+    // A missing project means a missing model, which Infer answers with 404 itself.
+    infer.skip_project_check = true;
     FALAJ_RETURN_IF_ERROR(router.Add(std::move(infer)));
   }
   return Ok();

@@ -176,7 +176,7 @@ Route Make(std::string method, std::string pattern, std::string permission,
 }  // namespace
 
 Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
-                         registry::ArtifactStores artifacts) {
+                         registry::ArtifactStores artifacts, ModelChanged on_change) {
   auto& r = registry;
   std::vector<Route> routes;
   routes.push_back(Make(
@@ -292,7 +292,18 @@ Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
             request.PathParam("project"), request.PathParam("model"), request.PathParam("alias")));
         return NoContent();
       }));
-  for (auto& route : routes) FALAJ_RETURN_IF_ERROR(router.Add(std::move(route)));
+  for (auto& route : routes) {
+    if (route.method != "GET" && route.pattern.find("{model}") != std::string::npos) {
+      route.handler = [handler = std::move(route.handler), on_change](HttpRequest& request) {
+        HttpResponse response = handler(request);
+        if (response.status < 400) {
+          on_change(request.PathParam("project"), request.PathParam("model"));
+        }
+        return response;
+      };
+    }
+    FALAJ_RETURN_IF_ERROR(router.Add(std::move(route)));
+  }
   return Ok();
 }
 

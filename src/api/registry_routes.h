@@ -8,12 +8,19 @@
 // {version} is a number or an alias. Handlers only translate JSON; logic is in ModelRegistry.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "api/router.h"
 #include "registry/model_registry.h"
 
 namespace falaj::api {
 
+// Called with (project, model) after any successful change to a model's versions or aliases,
+// so that caches of "which version serves" (the model manager's) drop their entry at once.
+using ModelChanged = std::function<void(const std::string& project, const std::string& model)>;
+
 Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
-                         registry::ArtifactStores artifacts);
+                         registry::ArtifactStores artifacts, ModelChanged on_change);
 
 }  // namespace falaj::api

@@ -152,7 +152,7 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
     Audit(request, route.permission, refused.status);
     return refused;
   }
-  if (!project.empty()) {
+  if (!project.empty() && !route.skip_project_check) {
     // Checked after authorisation, so that only members learn whether a project exists.
     auto found = services_.projects.Get(project);
     if (!found) return HttpResponse::FromError(found.error(), request.request_id);

@@ -39,6 +39,9 @@ struct Route {
   // Set for mutating methods that are not state changes, such as predictions, so that they are
   // not audited one by one (the request log still records them).
   bool audit_exempt = false;
+  // Set for routes whose handler answers 404 by itself for a missing project (inference looks
+  // the model up anyway), sparing the hot path the pipeline's project-existence read.
+  bool skip_project_check = false;
 };
 
 struct RouteMatch {

@@ -15,7 +15,11 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddProjectRoutes(router, dependencies.projects, dependencies.authorizer));
   FALAJ_RETURN_IF_ERROR(AddAccessRoutes(router, dependencies.keys, dependencies.bindings));
   FALAJ_RETURN_IF_ERROR(AddResidencyRoutes(router, dependencies.residency, dependencies.projects));
-  FALAJ_RETURN_IF_ERROR(AddRegistryRoutes(router, dependencies.registry, dependencies.artifacts));
+  FALAJ_RETURN_IF_ERROR(AddRegistryRoutes(
+      router, dependencies.registry, dependencies.artifacts,
+      [&models = dependencies.models](const std::string& project, const std::string& model) {
+        models.ForgetDefaultVersion(project, model);
+      }));
   FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.models, dependencies.registry));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }

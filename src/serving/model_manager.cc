@@ -3,6 +3,23 @@
 namespace falaj::serving {
 
 Result<int64_t> ModelManager::DefaultVersion(std::string_view project, std::string_view model) {
+  auto now = std::chrono::steady_clock::now();
+  auto key = std::make_pair(std::string(project), std::string(model));
+  {
+    std::lock_guard lock(mutex_);
+    auto found = defaults_.find(key);
+    if (found != defaults_.end() && now - found->second.resolved < kDefaultVersionTtl) {
+      return found->second.version;
+    }
+  }
+  FALAJ_ASSIGN_OR_RETURN(int64_t version, LookUpDefaultVersion(project, model));
+  std::lock_guard lock(mutex_);
+  defaults_[std::move(key)] = DefaultEntry{version, now};
+  return version;
+}
+
+Result<int64_t> ModelManager::LookUpDefaultVersion(std::string_view project,
+                                                   std::string_view model) {
   auto champion = registry_.ResolveAlias(project, model, "champion");
   if (champion) return *champion;
   if (champion.error().code != ErrorCode::kNotFound) return std::unexpected(champion.error());
@@ -57,6 +74,11 @@ Result<ServedModel> ModelManager::Get(std::string_view project, std::string_view
     Unload(project, model, version);
   }
   return slot->loaded;
+}
+
+void ModelManager::ForgetDefaultVersion(std::string_view project, std::string_view model) {
+  std::lock_guard lock(mutex_);
+  defaults_.erase(std::make_pair(std::string(project), std::string(model)));
 }
 
 void ModelManager::Unload(std::string_view project, std::string_view model, int64_t version) {

@@ -7,6 +7,7 @@
 // and a version is loaded once even when many requests ask for it at the same time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,12 +33,17 @@ class ModelManager {
   explicit ModelManager(registry::ModelRegistry& registry) : registry_(registry) {}
 
   // The version to serve for a model: the "champion" alias when set, else the latest
-  // registered (not archived) version.
+  // registered (not archived) version. Remembered for kDefaultVersionTtl, so a moved alias or a
+  // new version is served within that time without a registry read per request.
+  static constexpr std::chrono::milliseconds kDefaultVersionTtl{1000};
   Result<int64_t> DefaultVersion(std::string_view project, std::string_view model);
 
   // The loaded model, loading (and verifying) it on first use. FAILED_PRECONDITION when the
   // version fails verification; UNIMPLEMENTED for a format no runtime serves.
   Result<ServedModel> Get(std::string_view project, std::string_view model, int64_t version);
+
+  // Forgets the remembered default version of a model (after its versions or aliases change).
+  void ForgetDefaultVersion(std::string_view project, std::string_view model);
 
   // Drops a loaded version (in-flight requests keep their reference).
   void Unload(std::string_view project, std::string_view model, int64_t version);
@@ -51,9 +57,18 @@ class ModelManager {
   };
   Result<ServedModel> Load(std::string_view project, std::string_view model, int64_t version);
 
+  Result<int64_t> LookUpDefaultVersion(std::string_view project, std::string_view model);
+
+  struct DefaultEntry {
+    int64_t version;
+    std::chrono::steady_clock::time_point resolved;
+  };
+
   registry::ModelRegistry& registry_;
   std::mutex mutex_;
   std::map<Key, std::shared_ptr<Slot>> slots_;  // guarded by mutex_
+  // (project, model) → default version; guarded by mutex_.
+  std::map<std::pair<std::string, std::string>, DefaultEntry, std::less<>> defaults_;
 };
 
 }  // namespace falaj::serving
