@@ -131,7 +131,7 @@ Result<HttpResponse> Infer(serving::ModelManager& models, const HttpRequest& req
   FALAJ_ASSIGN_OR_RETURN(
       auto served, models.Get(request.PathParam("project"), request.PathParam("model"), version));
   FALAJ_ASSIGN_OR_RETURN(auto batch, ParseInput(body, served.runtime->num_features()));
-  FALAJ_ASSIGN_OR_RETURN(auto predictions, served.runtime->Predict(batch.values, batch.rows));
+  FALAJ_ASSIGN_OR_RETURN(auto predictions, models.Predict(served, batch.values, batch.rows));
   nlohmann::json response = {{"model_name", served.project + "." + served.model},
                              {"model_version", std::to_string(served.version)},
                              {"outputs",

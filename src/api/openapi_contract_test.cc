@@ -39,7 +39,7 @@ class OpenApiContractTest : public ::testing::Test {
     ASSERT_TRUE(signing);
     signing_key_ = std::make_unique<security::SigningKey>(std::move(*signing));
     registry_ = std::make_unique<registry::ModelRegistry>(*store_, NoArtifacts(), *signing_key_);
-    models_ = std::make_unique<serving::ModelManager>(*registry_);
+    models_ = std::make_unique<serving::ModelManager>(*registry_, metrics_);
     ASSERT_TRUE(AddAllRoutes(
         router_, {ready_, metrics_, *projects_, *authorizer_, *keys_, *bindings_, *audit_,
                   *residency_, *registry_, NoArtifacts(), *models_, std::string(32, 'k')}));

@@ -153,7 +153,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->registry = std::make_unique<registry::ModelRegistry>(*parts->metadata, artifacts,
                                                               *parts->keys_material.model_signing);
   parts->projects->RegisterOwnershipCheck("models", registry::ModelRegistry::CountInProject);
-  parts->models = std::make_unique<serving::ModelManager>(*parts->registry);
+  parts->models = std::make_unique<serving::ModelManager>(*parts->registry, parts->metrics);
   parts->projects->RegisterOwnershipCheck("transfer policies",
                                           security::ResidencyService::CountInProject);
   parts->projects->RegisterOwnershipCheck("member role bindings",

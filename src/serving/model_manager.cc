@@ -2,6 +2,38 @@
 
 namespace falaj::serving {
 
+ModelManager::ModelManager(registry::ModelRegistry& registry, metrics::Registry& metrics)
+    : registry_(registry),
+      requests_(metrics.AddCounter("falaj_inference_requests_total",
+                                   "Inference calls by model, version and outcome (ok, error).",
+                                   {"model", "version", "outcome"})),
+      rows_(metrics.AddCounter("falaj_inference_rows_total", "Rows predicted.",
+                               {"model", "version"})),
+      compute_seconds_(metrics.AddHistogram(
+          "falaj_inference_compute_seconds", "Time spent in the model runtime per call.",
+          {"model", "version"}, metrics::DefaultLatencyBuckets())),
+      loaded_(metrics.AddGauge("falaj_models_loaded", "Model versions loaded for serving.", {})),
+      load_failures_(metrics.AddCounter("falaj_model_load_failures_total",
+                                        "Loads refused (verification, format) or failed.",
+                                        {"model"})) {}
+
+Result<std::vector<double>> ModelManager::Predict(const ServedModel& served,
+                                                  const std::vector<double>& features,
+                                                  size_t rows) {
+  std::string name = served.project + "." + served.model;
+  std::string version = std::to_string(served.version);
+  auto started = std::chrono::steady_clock::now();
+  auto predictions = served.runtime->Predict(features, rows);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  requests_.WithLabels({name, version, predictions ? "ok" : "error"}).Increment();
+  if (predictions) {
+    rows_.WithLabels({name, version}).Increment(static_cast<double>(rows));
+    compute_seconds_.WithLabels({name, version}).Observe(seconds);
+  }
+  return predictions;
+}
+
 Result<int64_t> ModelManager::DefaultVersion(std::string_view project, std::string_view model) {
   auto now = std::chrono::steady_clock::now();
   auto key = std::make_pair(std::string(project), std::string(model));
@@ -71,8 +103,10 @@ Result<ServedModel> ModelManager::Get(std::string_view project, std::string_view
   std::call_once(slot->once, [&] { slot->loaded = Load(project, model, version); });
   if (!slot->loaded) {
     // A failed load is not cached: the next request tries again (e.g. after a re-upload).
+    load_failures_.WithLabels({std::string(project) + "." + std::string(model)}).Increment();
     Unload(project, model, version);
   }
+  loaded_.WithLabels({}).Set(static_cast<double>(loaded_count()));
   return slot->loaded;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <tuple>
 
+#include "common/metrics.h"
 #include "registry/model_registry.h"
 #include "serving/model_runtime.h"
 
@@ -30,7 +31,15 @@ struct ServedModel {
 
 class ModelManager {
  public:
-  explicit ModelManager(registry::ModelRegistry& registry) : registry_(registry) {}
+  // Registers the serving metric families on `metrics`: falaj_inference_requests_total
+  // {model,version,outcome}, falaj_inference_rows_total{model,version},
+  // falaj_inference_compute_seconds{model,version} (histogram), falaj_models_loaded and
+  // falaj_model_load_failures_total{model}. `model` is "<project>.<model>".
+  ModelManager(registry::ModelRegistry& registry, metrics::Registry& metrics);
+
+  // Runs the model on a batch and records the outcome, the rows and the compute time.
+  Result<std::vector<double>> Predict(const ServedModel& served,
+                                      const std::vector<double>& features, size_t rows);
 
   // The version to serve for a model: the "champion" alias when set, else the latest
   // registered (not archived) version. Remembered for kDefaultVersionTtl, so a moved alias or a
@@ -65,6 +74,11 @@ class ModelManager {
   };
 
   registry::ModelRegistry& registry_;
+  metrics::Family<metrics::Counter>& requests_;
+  metrics::Family<metrics::Counter>& rows_;
+  metrics::Family<metrics::Histogram>& compute_seconds_;
+  metrics::Family<metrics::Gauge>& loaded_;
+  metrics::Family<metrics::Counter>& load_failures_;
   std::mutex mutex_;
   std::map<Key, std::shared_ptr<Slot>> slots_;  // guarded by mutex_
   // (project, model) → default version; guarded by mutex_.

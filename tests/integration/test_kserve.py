@@ -122,3 +122,15 @@ def test_a_tampered_model_is_never_served(make_server):
     refused = infer(server, "p.m", tensor([[1.0] * 4]))
     assert refused.status_code == 409, refused.text
     assert "failed verification" in refused.json()["error"]
+
+
+def test_inference_is_counted_per_model_and_version(served):
+    from conftest import metric_value, parse_metrics
+    before = parse_metrics(served.metrics_text())
+    labels = {"model": "scoring.churn", "version": "1", "outcome": "ok"}
+    start = metric_value(before, "falaj_inference_requests_total", **labels)
+    rows = [[1.0, 2.0, 3.0, 4.0]] * 3
+    assert served.post("/v2/models/scoring.churn/versions/1/infer", json=tensor(rows)).status_code == 200
+    after = parse_metrics(served.metrics_text())
+    assert metric_value(after, "falaj_inference_requests_total", **labels) == start + 1
+    assert metric_value(after, "falaj_models_loaded") >= 1
