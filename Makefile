@@ -43,6 +43,8 @@ test-integration:
 
 bench: build
 	@bench/http_ceiling $(BUILD_DIR)/falaj
+	@bench/serving_ceiling $(BUILD_DIR)/falaj
+	@$(BUILD_DIR)/bench/request_path_bench --benchmark_min_time=0.2
 
 # Every libFuzzer harness in tests/fuzz/, built with clang-19 into build-fuzz/, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
