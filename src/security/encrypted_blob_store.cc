@@ -222,16 +222,15 @@ Result<std::string> EncryptedBlobStore::Record(const std::string& digest, const 
                                         static_cast<int64_t>(mapping.plaintext_size),
                                         project_,
                                         digest};
-  Status inserted = metadata_.RunTransaction(
-      storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
-        std::vector<storage::SqlValue> params = values;
-        params.emplace_back(ToUnixMillis(clock_.Now()));
-        return tx.Run(
-            "INSERT INTO encrypted_blobs (ciphertext_digest, object_id, dek_version, "
-            "plaintext_size, project, plaintext_digest, created_at_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            params);
-      });
+  auto insert_row = [&](storage::Transaction& tx) -> Status {
+    std::vector<storage::SqlValue> params = values;
+    params.emplace_back(ToUnixMillis(clock_.Now()));
+    return tx.Run(
+        "INSERT INTO encrypted_blobs (ciphertext_digest, object_id, dek_version, "
+        "plaintext_size, project, plaintext_digest, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        params);
+  };
+  Status inserted = metadata_.RunTransaction(storage::TransactionMode::kReadWrite, insert_row);
   if (inserted) return digest;
   if (inserted.error().code != ErrorCode::kAlreadyExists) {
     (void)underlying_.Delete(mapping.ciphertext_digest);  // best effort: it is unreferenced
@@ -254,13 +253,7 @@ Result<std::string> EncryptedBlobStore::Record(const std::string& digest, const 
         FALAJ_RETURN_IF_ERROR(
             tx.Run("DELETE FROM encrypted_blobs WHERE project = ? AND plaintext_digest = ?",
                    {project_, digest}));
-        std::vector<storage::SqlValue> params = values;
-        params.emplace_back(ToUnixMillis(clock_.Now()));
-        return tx.Run(
-            "INSERT INTO encrypted_blobs (ciphertext_digest, object_id, dek_version, "
-            "plaintext_size, project, plaintext_digest, created_at_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            params);
+        return insert_row(tx);
       }));
   return digest;
 }
