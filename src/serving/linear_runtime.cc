@@ -15,17 +15,19 @@ class LinearModel final : public LoadedModel {
       : logistic_(logistic), coefficients_(std::move(coefficients)), intercept_(intercept) {}
 
   size_t num_features() const override { return coefficients_.size(); }
+  size_t num_outputs() const override { return 1; }
+  bool accepts_missing() const override { return false; }
+  std::string_view runtime() const override { return "linear"; }
 
-  Result<std::vector<double>> Predict(const std::vector<double>& features,
-                                      size_t rows) const override {
+  Status Predict(std::span<const float> features, size_t rows,
+                 std::span<float> outputs) const override {
     const size_t width = coefficients_.size();
-    if (features.size() != rows * width) {
+    if (features.size() != rows * width || outputs.size() != rows) {
       return MakeError(ErrorCode::kInvalidArgument, "expected {} values ({} rows of {}), got {}",
                        rows * width, rows, width, features.size());
     }
-    std::vector<double> outputs(rows);
     for (size_t row = 0; row < rows; ++row) {
-      const double* x = features.data() + row * width;
+      const float* x = features.data() + row * width;
       double sum = intercept_;
       for (size_t i = 0; i < width; ++i) {
         if (!std::isfinite(x[i])) {
@@ -34,9 +36,9 @@ class LinearModel final : public LoadedModel {
         }
         sum += coefficients_[i] * x[i];
       }
-      outputs[row] = logistic_ ? 1.0 / (1.0 + std::exp(-sum)) : sum;
+      outputs[row] = static_cast<float>(logistic_ ? 1.0 / (1.0 + std::exp(-sum)) : sum);
     }
-    return outputs;
+    return Ok();
   }
 
  private:
@@ -75,12 +77,6 @@ Result<std::unique_ptr<LoadedModel>> LoadLinearModel(std::string_view json_text)
   }
   return std::make_unique<LinearModel>(kind == "logistic", std::move(weights),
                                        intercept->get<double>());
-}
-
-Result<std::unique_ptr<LoadedModel>> LoadModel(std::string_view format, std::string_view artifact) {
-  if (format == "linear") return LoadLinearModel(artifact);
-  return MakeError(ErrorCode::kUnimplemented,
-                   "models of format '{}' cannot be served yet (only 'linear' can)", format);
 }
 
 }  // namespace falaj::serving
