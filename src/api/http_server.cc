@@ -275,8 +275,11 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connec
     HttpRequest request = ToHttpRequest(std::move(beast_request), remote);
     RouteMatch match = pipeline.Resolve(request);
     HttpResponse response;
+    std::optional<HttpResponse> fast;
     if (match.route == nullptr || match.route->execution == Execution::kInline) {
       response = pipeline.Handle(request, match);
+    } else if ((fast = pipeline.TryHandleWithoutBlocking(request, match))) {
+      response = std::move(*fast);
     } else {
       response = co_await asio::co_spawn(
           workers,

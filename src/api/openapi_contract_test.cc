@@ -40,9 +40,11 @@ class OpenApiContractTest : public ::testing::Test {
     signing_key_ = std::make_unique<security::SigningKey>(std::move(*signing));
     registry_ = std::make_unique<registry::ModelRegistry>(*store_, NoArtifacts(), *signing_key_);
     models_ = std::make_unique<serving::ModelManager>(*registry_, metrics_);
-    ASSERT_TRUE(AddAllRoutes(
-        router_, {ready_, metrics_, *projects_, *authorizer_, *keys_, *bindings_, *audit_,
-                  *residency_, *registry_, NoArtifacts(), *models_, std::string(32, 'k')}));
+    endpoints_ = std::make_unique<serving::EndpointStore>(*store_, *registry_);
+    predictor_ = std::make_unique<serving::Predictor>(*endpoints_, *registry_, *models_);
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_, metrics_, *projects_, *authorizer_, *keys_,
+                                       *bindings_, *audit_, *residency_, *registry_, NoArtifacts(),
+                                       *models_, *endpoints_, *predictor_, std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -64,6 +66,8 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<security::SigningKey> signing_key_;
   std::unique_ptr<registry::ModelRegistry> registry_;
   std::unique_ptr<serving::ModelManager> models_;
+  std::unique_ptr<serving::EndpointStore> endpoints_;
+  std::unique_ptr<serving::Predictor> predictor_;
   Router router_;
 };
 

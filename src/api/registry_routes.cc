@@ -161,82 +161,70 @@ Result<HttpResponse> DownloadFile(registry::ModelRegistry& registry, const HttpR
   return HttpResponse::Text(200, "application/octet-stream", std::move(content));
 }
 
-Route Make(std::string method, std::string pattern, std::string permission,
-           std::function<Result<HttpResponse>(HttpRequest&)> body) {
-  return {std::move(method),
-          std::move(pattern),
-          std::move(permission),
-          Execution::kWorker,
-          false,
-          [body = std::move(body)](HttpRequest& request) {
-            return Answer(request, [&] { return body(request); });
-          }};
-}
-
 }  // namespace
 
 Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
                          registry::ArtifactStores artifacts, ModelChanged on_change) {
   auto& r = registry;
   std::vector<Route> routes;
-  routes.push_back(Make(
+  routes.push_back(WorkerRoute(
       "POST", "/api/v1/projects/{project}/artifacts", "models.write",
       [artifacts](HttpRequest& request) mutable { return UploadArtifact(artifacts, request); }));
-  routes.push_back(
-      Make("GET", kModels, "models.read", [&r](HttpRequest& request) -> Result<HttpResponse> {
+  routes.push_back(WorkerRoute(
+      "GET", kModels, "models.read", [&r](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_ASSIGN_OR_RETURN(auto models, r.ListModels(request.PathParam("project")));
         nlohmann::json items = nlohmann::json::array();
         for (const auto& model : models) items.push_back(ModelJson(model));
         return HttpResponse::Json(200, {{"models", items}});
       }));
-  routes.push_back(Make("POST", kModels, "models.write",
-                        [&r](HttpRequest& request) { return CreateModel(r, request); }));
-  routes.push_back(Make("GET", kModels + "/{model}", "models.read",
-                        [&r](HttpRequest& request) -> Result<HttpResponse> {
-                          FALAJ_ASSIGN_OR_RETURN(
-                              auto model,
-                              r.GetModel(request.PathParam("project"), request.PathParam("model")));
-                          return HttpResponse::Json(200, ModelJson(model));
-                        }));
-  routes.push_back(
-      Make("PATCH", kModels + "/{model}", "models.write",
-           [&r](HttpRequest& request) -> Result<HttpResponse> {
-             FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
-             FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"description", "tags"}));
-             FALAJ_ASSIGN_OR_RETURN(auto description, json::OptionalString(body, "description"));
-             FALAJ_ASSIGN_OR_RETURN(auto tags, json::OptionalStringMap(body, "tags"));
-             FALAJ_ASSIGN_OR_RETURN(
-                 auto model, r.UpdateModel(request.PathParam("project"), request.PathParam("model"),
-                                           description, tags));
-             return HttpResponse::Json(200, ModelJson(model));
-           }));
-  routes.push_back(Make("DELETE", kModels + "/{model}", "models.write",
-                        [&r](HttpRequest& request) -> Result<HttpResponse> {
-                          FALAJ_RETURN_IF_ERROR(r.DeleteModel(request.PathParam("project"),
-                                                              request.PathParam("model")));
-                          return NoContent();
-                        }));
-  routes.push_back(Make("GET", kModels + "/{model}/versions", "models.read",
-                        [&r](HttpRequest& request) -> Result<HttpResponse> {
-                          FALAJ_ASSIGN_OR_RETURN(auto versions,
-                                                 r.ListVersions(request.PathParam("project"),
-                                                                request.PathParam("model")));
-                          nlohmann::json items = nlohmann::json::array();
-                          for (const auto& version : versions)
-                            items.push_back(VersionJson(version));
-                          return HttpResponse::Json(200, {{"versions", items}});
-                        }));
-  routes.push_back(Make("POST", kModels + "/{model}/versions", "models.write",
-                        [&r](HttpRequest& request) { return RegisterVersion(r, request); }));
-  routes.push_back(
-      Make("GET", kVersion, "models.read", [&r](HttpRequest& request) -> Result<HttpResponse> {
+  routes.push_back(WorkerRoute("POST", kModels, "models.write",
+                               [&r](HttpRequest& request) { return CreateModel(r, request); }));
+  routes.push_back(WorkerRoute("GET", kModels + "/{model}", "models.read",
+                               [&r](HttpRequest& request) -> Result<HttpResponse> {
+                                 FALAJ_ASSIGN_OR_RETURN(auto model,
+                                                        r.GetModel(request.PathParam("project"),
+                                                                   request.PathParam("model")));
+                                 return HttpResponse::Json(200, ModelJson(model));
+                               }));
+  routes.push_back(WorkerRoute(
+      "PATCH", kModels + "/{model}", "models.write",
+      [&r](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
+        FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"description", "tags"}));
+        FALAJ_ASSIGN_OR_RETURN(auto description, json::OptionalString(body, "description"));
+        FALAJ_ASSIGN_OR_RETURN(auto tags, json::OptionalStringMap(body, "tags"));
+        FALAJ_ASSIGN_OR_RETURN(
+            auto model, r.UpdateModel(request.PathParam("project"), request.PathParam("model"),
+                                      description, tags));
+        return HttpResponse::Json(200, ModelJson(model));
+      }));
+  routes.push_back(WorkerRoute("DELETE", kModels + "/{model}", "models.write",
+                               [&r](HttpRequest& request) -> Result<HttpResponse> {
+                                 FALAJ_RETURN_IF_ERROR(r.DeleteModel(request.PathParam("project"),
+                                                                     request.PathParam("model")));
+                                 return NoContent();
+                               }));
+  routes.push_back(WorkerRoute("GET", kModels + "/{model}/versions", "models.read",
+                               [&r](HttpRequest& request) -> Result<HttpResponse> {
+                                 FALAJ_ASSIGN_OR_RETURN(auto versions,
+                                                        r.ListVersions(request.PathParam("project"),
+                                                                       request.PathParam("model")));
+                                 nlohmann::json items = nlohmann::json::array();
+                                 for (const auto& version : versions)
+                                   items.push_back(VersionJson(version));
+                                 return HttpResponse::Json(200, {{"versions", items}});
+                               }));
+  routes.push_back(WorkerRoute("POST", kModels + "/{model}/versions", "models.write",
+                               [&r](HttpRequest& request) { return RegisterVersion(r, request); }));
+  routes.push_back(WorkerRoute(
+      "GET", kVersion, "models.read", [&r](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_ASSIGN_OR_RETURN(int64_t number, VersionParam(r, request));
         FALAJ_ASSIGN_OR_RETURN(auto version, r.GetVersion(request.PathParam("project"),
                                                           request.PathParam("model"), number));
         return HttpResponse::Json(200, VersionJson(version));
       }));
-  routes.push_back(
-      Make("PATCH", kVersion, "models.write", [&r](HttpRequest& request) -> Result<HttpResponse> {
+  routes.push_back(WorkerRoute(
+      "PATCH", kVersion, "models.write", [&r](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
         FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"status"}));
         FALAJ_ASSIGN_OR_RETURN(auto status, json::RequiredString(body, "status"));
@@ -246,35 +234,35 @@ Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
             r.SetStatus(request.PathParam("project"), request.PathParam("model"), number, status));
         return HttpResponse::Json(200, VersionJson(version));
       }));
-  routes.push_back(
-      Make("DELETE", kVersion, "models.write", [&r](HttpRequest& request) -> Result<HttpResponse> {
+  routes.push_back(WorkerRoute(
+      "DELETE", kVersion, "models.write", [&r](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_ASSIGN_OR_RETURN(int64_t number, VersionParam(r, request));
         FALAJ_RETURN_IF_ERROR(
             r.DeleteVersion(request.PathParam("project"), request.PathParam("model"), number));
         return NoContent();
       }));
-  routes.push_back(Make("GET", kVersion + "/files/{path}", "models.read",
-                        [&r](HttpRequest& request) { return DownloadFile(r, request); }));
-  routes.push_back(
-      Make("GET", kVersion + "/verify", "models.read",
-           [&r](HttpRequest& request) -> Result<HttpResponse> {
-             FALAJ_ASSIGN_OR_RETURN(int64_t number, VersionParam(r, request));
-             FALAJ_ASSIGN_OR_RETURN(auto report, r.Verify(request.PathParam("project"),
-                                                          request.PathParam("model"), number));
-             return HttpResponse::Json(
-                 200, {{"ok", report.ok}, {"version", number}, {"reason", report.reason}});
-           }));
+  routes.push_back(WorkerRoute("GET", kVersion + "/files/{path}", "models.read",
+                               [&r](HttpRequest& request) { return DownloadFile(r, request); }));
+  routes.push_back(WorkerRoute(
+      "GET", kVersion + "/verify", "models.read",
+      [&r](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_ASSIGN_OR_RETURN(int64_t number, VersionParam(r, request));
+        FALAJ_ASSIGN_OR_RETURN(auto report, r.Verify(request.PathParam("project"),
+                                                     request.PathParam("model"), number));
+        return HttpResponse::Json(
+            200, {{"ok", report.ok}, {"version", number}, {"reason", report.reason}});
+      }));
   const std::string alias = kModels + "/{model}/aliases/{alias}";
   routes.push_back(
-      Make("GET", alias, "models.read", [&r](HttpRequest& request) -> Result<HttpResponse> {
+      WorkerRoute("GET", alias, "models.read", [&r](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_ASSIGN_OR_RETURN(int64_t version, r.ResolveAlias(request.PathParam("project"),
                                                                request.PathParam("model"),
                                                                request.PathParam("alias")));
         return HttpResponse::Json(200,
                                   {{"alias", request.PathParam("alias")}, {"version", version}});
       }));
-  routes.push_back(
-      Make("PUT", alias, "models.promote", [&r](HttpRequest& request) -> Result<HttpResponse> {
+  routes.push_back(WorkerRoute(
+      "PUT", alias, "models.promote", [&r](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
         FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"version"}));
         FALAJ_ASSIGN_OR_RETURN(auto version, json::OptionalInt(body, "version"));
@@ -286,8 +274,8 @@ Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
         return HttpResponse::Json(200,
                                   {{"alias", request.PathParam("alias")}, {"version", *version}});
       }));
-  routes.push_back(
-      Make("DELETE", alias, "models.promote", [&r](HttpRequest& request) -> Result<HttpResponse> {
+  routes.push_back(WorkerRoute(
+      "DELETE", alias, "models.promote", [&r](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_RETURN_IF_ERROR(r.DeleteAlias(
             request.PathParam("project"), request.PathParam("model"), request.PathParam("alias")));
         return NoContent();

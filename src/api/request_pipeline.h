@@ -42,6 +42,13 @@ class RequestPipeline {
   // non-public routes: call it where blocking is allowed unless the route is public and inline.
   HttpResponse Handle(HttpRequest& request, const RouteMatch& match);
 
+  // For routes with a fast handler: the answer when every step — authentication, rate limit,
+  // authorisation and the handler — can be given from memory without blocking; nullopt
+  // otherwise, and then Handle() must run on the worker pool. Refusals always take Handle(), so
+  // they are audited exactly as before.
+  std::optional<HttpResponse> TryHandleWithoutBlocking(HttpRequest& request,
+                                                       const RouteMatch& match);
+
   // Answers a request the transport refused before it could be routed (oversized body,
   // malformed HTTP …), with the same logging and metrics as any other answer.
   HttpResponse Refuse(HttpRequest& request, const Error& error);

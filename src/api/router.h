@@ -27,6 +27,9 @@ inline constexpr std::string_view kPublicPermission = "public";
 enum class Execution { kInline, kWorker };
 
 using Handler = std::function<HttpResponse(HttpRequest& request)>;
+// A handler's non-blocking form: the answer when it can be given from memory, nullopt when the
+// request needs the blocking handler on the worker pool.
+using FastHandler = std::function<std::optional<HttpResponse>(HttpRequest& request)>;
 
 struct Route {
   std::string method;
@@ -42,6 +45,9 @@ struct Route {
   // Set for routes whose handler answers 404 by itself for a missing project (inference looks
   // the model up anyway), sparing the hot path the pipeline's project-existence read.
   bool skip_project_check = false;
+  // Set for worker routes on the data plane (inference): tried first on the I/O thread, with
+  // authentication and authorisation answered from memory, sparing the worker-pool round trip.
+  FastHandler fast_handler = nullptr;
 };
 
 struct RouteMatch {

@@ -2,6 +2,7 @@
 
 #include "api/access_routes.h"
 #include "api/audit_routes.h"
+#include "api/endpoint_routes.h"
 #include "api/kserve_routes.h"
 #include "api/project_routes.h"
 #include "api/registry_routes.h"
@@ -17,10 +18,12 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddResidencyRoutes(router, dependencies.residency, dependencies.projects));
   FALAJ_RETURN_IF_ERROR(AddRegistryRoutes(
       router, dependencies.registry, dependencies.artifacts,
-      [&models = dependencies.models](const std::string& project, const std::string& model) {
-        models.ForgetDefaultVersion(project, model);
+      [&predictor = dependencies.predictor](const std::string& project, const std::string&) {
+        predictor.Forget(project);
       }));
-  FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.models, dependencies.registry));
+  FALAJ_RETURN_IF_ERROR(AddEndpointRoutes(router, dependencies.endpoints, dependencies.predictor,
+                                          dependencies.models));
+  FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.predictor));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

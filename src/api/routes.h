@@ -13,7 +13,9 @@
 #include "security/authorizer.h"
 #include "security/residency.h"
 #include "security/role_bindings.h"
+#include "serving/endpoint_store.h"
 #include "serving/model_manager.h"
+#include "serving/predictor.h"
 
 namespace falaj::api {
 
@@ -29,6 +31,8 @@ struct RouteDependencies {
   registry::ModelRegistry& registry;
   registry::ArtifactStores artifacts;
   serving::ModelManager& models;
+  serving::EndpointStore& endpoints;
+  serving::Predictor& predictor;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
 };
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/key_material.h"
 #include "api/request_pipeline.h"
@@ -28,7 +29,9 @@
 #include "security/residency.h"
 #include "security/role_bindings.h"
 #include "security/signing_key.h"
+#include "serving/endpoint_store.h"
 #include "serving/model_manager.h"
+#include "serving/predictor.h"
 #include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 
@@ -49,6 +52,8 @@ struct Server::Parts {
   std::unique_ptr<security::ResidencyService> residency;
   std::unique_ptr<registry::ModelRegistry> registry;
   std::unique_ptr<serving::ModelManager> models;
+  std::unique_ptr<serving::EndpointStore> endpoints;
+  std::unique_ptr<serving::Predictor> predictor;
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
@@ -56,6 +61,7 @@ struct Server::Parts {
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<GrpcServer> grpc;  // null when server.grpc_listen is "off"
 };
 
 namespace {
@@ -77,6 +83,13 @@ Status WriteAdminKey(const std::string& data_dir, const std::string& key) {
 // "127.0.0.1:0" with the port actually bound.
 std::string ReplacePort(const std::string& listen, uint16_t port) {
   return listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
+}
+
+// server.grpc_listen "auto": the HTTP host on the next port, or any free port when HTTP took one.
+std::string GrpcAddress(const ServerConfig& server, uint16_t http_port) {
+  if (server.grpc_listen != "auto") return server.grpc_listen;
+  auto [host, port] = *ParseListenAddress(server.listen);
+  return ReplacePort(server.listen, port == 0 ? 0 : static_cast<uint16_t>(http_port + 1));
 }
 
 }  // namespace
@@ -102,7 +115,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
        {&security::ApiKeyService::Migrations(), &security::AuditLog::Migrations(),
         &security::RoleBindingService::Migrations(), &security::ResidencyService::Migrations(),
         &security::ProjectKeyring::Migrations(), &security::EncryptedBlobStore::Migrations(),
-        &registry::ModelRegistry::Migrations(), &projects::ProjectService::Migrations()}) {
+        &registry::ModelRegistry::Migrations(), &serving::EndpointStore::Migrations(),
+        &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -154,6 +168,10 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                                               *parts->keys_material.model_signing);
   parts->projects->RegisterOwnershipCheck("models", registry::ModelRegistry::CountInProject);
   parts->models = std::make_unique<serving::ModelManager>(*parts->registry, parts->metrics);
+  parts->endpoints = std::make_unique<serving::EndpointStore>(*parts->metadata, *parts->registry);
+  parts->projects->RegisterOwnershipCheck("endpoints", serving::EndpointStore::CountInProject);
+  parts->predictor =
+      std::make_unique<serving::Predictor>(*parts->endpoints, *parts->registry, *parts->models);
   parts->projects->RegisterOwnershipCheck("transfer policies",
                                           security::ResidencyService::CountInProject);
   parts->projects->RegisterOwnershipCheck("member role bindings",
@@ -170,10 +188,10 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   }
 
   FALAJ_RETURN_IF_ERROR(AddAllRoutes(
-      parts->router,
-      {parts->ready, parts->metrics, *parts->projects, *parts->authorizer, *parts->keys,
-       *parts->bindings, *parts->audit, *parts->residency, *parts->registry, artifacts,
-       *parts->models, parts->keys_material.audit_signing->PublicKeyRaw()}));
+      parts->router, {parts->ready, parts->metrics, *parts->projects, *parts->authorizer,
+                      *parts->keys, *parts->bindings, *parts->audit, *parts->residency,
+                      *parts->registry, artifacts, *parts->models, *parts->endpoints,
+                      *parts->predictor, parts->keys_material.audit_signing->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,
@@ -181,9 +199,18 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       config.security.rate_limit, parts->metrics);
   parts->http = std::make_unique<HttpServer>(parts->config.server, *parts->pipeline);
   FALAJ_RETURN_IF_ERROR(parts->http->Start());
+  if (config.server.grpc_listen != "off") {
+    FALAJ_ASSIGN_OR_RETURN(
+        parts->grpc,
+        GrpcServer::Start(GrpcAddress(config.server, parts->http->port()), config.server.tls,
+                          {*parts->predictor, *parts->authenticator, *parts->authorizer,
+                           *parts->audit, config.security.rate_limit},
+                          parts->metrics));
+  }
   parts->ready = true;
   log::Info("listening", {{"address", config.server.listen},
                           {"port", parts->http->port()},
+                          {"grpc_port", parts->grpc ? parts->grpc->port() : 0},
                           {"tls", parts->http->tls()},
                           {"data_dir", config.storage.data_dir},
                           {"metadata", parts->metadata->backend()}});
@@ -203,6 +230,10 @@ uint16_t Server::port() const { return parts_->http->port(); }
 void Server::Run() {
   parts_->http->Run();
   parts_->ready = false;
+  // HTTP has drained; gRPC calls in flight get the same grace.
+  if (parts_->grpc) {
+    parts_->grpc->Stop(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds));
+  }
   // Anchor everything logged so far under a signature before the process goes away.
   if (Status anchored = parts_->audit->Checkpoint(); !anchored) {
     log::Error("audit checkpoint at shutdown failed", {{"error", anchored.error().message}});

@@ -5,6 +5,7 @@
 
 #include "cli/audit_commands.h"
 #include "cli/command_table.h"
+#include "cli/endpoint_commands.h"
 #include "cli/key_commands.h"
 #include "cli/member_commands.h"
 #include "cli/model_commands.h"
@@ -51,6 +52,7 @@ int Main(int argc, char** argv) {
   AddKeyCommands(app, table);
   AddMemberCommands(app, table);
   AddModelCommands(app, table);
+  AddEndpointCommands(app, table);
   AddAuditCommands(app, table);
   table.AddLocal(app.add_subcommand("version", "Print the version"), [] {
     std::printf("falaj %s\n", FALAJ_VERSION);

@@ -28,6 +28,9 @@ struct KeySpec {
 const KeySpec kKeys[] = {
     {"server.listen", "FALAJ_LISTEN", "Address to listen on, host:port (port 0: any free port).",
      false, [](Config& c) -> FieldRef { return &c.server.listen; }},
+    {"server.grpc_listen", "FALAJ_GRPC_LISTEN",
+     "KServe v2 gRPC address: auto (HTTP port + 1), off, or host:port.", false,
+     [](Config& c) -> FieldRef { return &c.server.grpc_listen; }},
     {"server.io_threads", "FALAJ_IO_THREADS", "Threads serving connections; 0 means one per core.",
      false, [](Config& c) -> FieldRef { return &c.server.io_threads; }},
     {"server.worker_threads", "FALAJ_WORKER_THREADS",
@@ -277,6 +280,9 @@ Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view add
 
 Status ValidateConfig(const Config& config) {
   FALAJ_RETURN_IF_ERROR(ParseListenAddress(config.server.listen));
+  if (config.server.grpc_listen != "auto" && config.server.grpc_listen != "off") {
+    FALAJ_RETURN_IF_ERROR(ParseListenAddress(config.server.grpc_listen));
+  }
   constexpr int64_t kDay = 24 * 3600;
   constexpr int64_t kNoMaximum = INT64_MAX;
   struct Bound {

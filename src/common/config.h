@@ -25,8 +25,11 @@ struct TlsConfig {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
+  // KServe v2 gRPC: "auto" is the HTTP host on the HTTP port + 1 (any free port when the HTTP
+  // port is 0), "off" disables it, else host:port.
+  std::string grpc_listen = "auto";
   int64_t io_threads = 0;  // 0: one per core
-  int64_t worker_threads = 4;
+  int64_t worker_threads = 16;
   int64_t body_limit_bytes = 64 << 20;
   int64_t header_timeout_seconds = 10;
   int64_t body_timeout_seconds = 60;

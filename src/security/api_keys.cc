@@ -220,6 +220,16 @@ Result<CreatedKey> ApiKeyService::Rotate(std::string_view id, std::string_view p
   return created;
 }
 
+std::optional<Principal> ApiKeyService::RecentlyVerified(std::string_view presented) {
+  if (presented.empty() || presented.size() > kMaximumKeyLength) return std::nullopt;
+  std::string hash = Sha256Hex(presented);
+  int64_t now = ToUnixMillis(clock_.Now());
+  std::lock_guard lock(cache_mutex_);
+  auto cached = cache_.find(hash);
+  if (cached == cache_.end() || now >= cached->second.valid_until_ms) return std::nullopt;
+  return cached->second.principal;
+}
+
 Result<Principal> ApiKeyService::Authenticate(std::string_view presented) {
   auto refused = [] { return MakeError(ErrorCode::kUnauthenticated, "invalid API key"); };
   if (presented.empty() || presented.size() > kMaximumKeyLength) return refused();

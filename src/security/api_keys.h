@@ -87,6 +87,9 @@ class ApiKeyService {
   // UNAUTHENTICATED with the same message whatever the reason (unknown, revoked, expired,
   // malformed), to give a guesser nothing.
   Result<Principal> Authenticate(std::string_view presented);
+  // The principal of a key verified within kAuthenticationCacheTtl, without touching storage;
+  // nullopt when the key is not in that cache (Authenticate() then decides).
+  std::optional<Principal> RecentlyVerified(std::string_view presented);
 
   // For the project ownership check: live keys scoped to the project.
   static Result<int64_t> CountLiveInProject(storage::Transaction& tx, std::string_view project,

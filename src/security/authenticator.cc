@@ -39,6 +39,11 @@ Result<Principal> Authenticator::Authenticate(std::string_view credential) {
   return keys_.Authenticate(credential);
 }
 
+std::optional<Principal> Authenticator::AuthenticateFromMemory(std::string_view credential) {
+  if (validator_ != nullptr && LooksLikeJwt(credential)) return std::nullopt;
+  return keys_.RecentlyVerified(credential);
+}
+
 Result<Principal> Authenticator::FromToken(std::string_view token) {
   FALAJ_ASSIGN_OR_RETURN(auto verified, validator_->Validate(token));
   Principal principal;

@@ -37,6 +37,9 @@ class Authenticator {
 
   // UNAUTHENTICATED with a reason that never contains the credential.
   Result<Principal> Authenticate(std::string_view credential);
+  // The principal of an API key verified moments ago, from memory alone; nullopt when answering
+  // needs storage or token validation (then call Authenticate()). For the inference fast path.
+  std::optional<Principal> AuthenticateFromMemory(std::string_view credential);
 
  private:
   Result<Principal> FromToken(std::string_view token);

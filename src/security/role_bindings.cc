@@ -48,11 +48,12 @@ Result<RoleBinding> RoleBindingService::Set(std::string_view project, std::strin
             "INSERT INTO role_bindings (project, subject, role, created_at_ms) VALUES (?, ?, ?, ?)",
             {binding.project, binding.subject, binding.role, binding.created_at_ms});
       }));
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   return binding;
 }
 
 Status RoleBindingService::Remove(std::string_view project, std::string_view subject) {
-  return store_.RunTransaction(
+  Status removed_binding = store_.RunTransaction(
       storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
         auto removed = tx.Execute("DELETE FROM role_bindings WHERE project = ? AND subject = ?",
                                   {std::string(project), std::string(subject)});
@@ -63,6 +64,8 @@ Status RoleBindingService::Remove(std::string_view project, std::string_view sub
         }
         return Ok();
       });
+  if (removed_binding) generation_.fetch_add(1, std::memory_order_acq_rel);
+  return removed_binding;
 }
 
 Result<std::vector<RoleBinding>> RoleBindingService::List(std::string_view project) {

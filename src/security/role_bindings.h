@@ -4,6 +4,7 @@
 // Thread-safe: all state lives in the MetadataStore.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,8 +44,13 @@ class RoleBindingService {
   // printable characters without spaces.
   static Status ValidateSubject(std::string_view subject);
 
+  // Changes on every Set or Remove through this service, so caches of RolesOf answers can tell
+  // they are stale.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
  private:
   storage::MetadataStore& store_;
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace falaj::security

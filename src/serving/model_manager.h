@@ -1,88 +1,161 @@
-// The model manager: loads registered model versions for serving and keeps them loaded.
-// Loading verifies the version first (manifest signature and every file's digest), so a
-// tampered or unsigned artifact is never served. In-flight predictions hold a shared_ptr, so
-// an unload never pulls a model out from under a request.
+// The model manager: the lifecycle of every model version loaded for serving, as an explicit
+// state machine per load — loading → ready (after verification, load and warm-up) or failed
+// (with the reason), and ready → unloaded when idle longer than its endpoint's
+// idle_unload_seconds (scale to zero; the next request loads it again).
 //
-// Thread-safe: the cache is guarded by a mutex; loads of different versions run in parallel,
-// and a version is loaded once even when many requests ask for it at the same time.
+// A load is identified by its LoadSpec: the endpoint it serves for ("" when addressed as a
+// model), the model version, the runtime, and the batching settings. Loading verifies the
+// version first (manifest signature and every file's digest), so a tampered or unsigned
+// artifact is never served. A ServedModel is shared: in-flight requests hold a shared_ptr, so an
+// unload or a hot swap never pulls a model out from under a request.
+//
+// Thread-safety: every method may be called concurrently. Loads of different specs run in
+// parallel; a spec is loaded once even when many requests ask for it at the same time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <tuple>
+#include <thread>
+#include <vector>
 
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "registry/model_registry.h"
+#include "serving/endpoint_store.h"
 #include "serving/model_runtime.h"
 
 namespace falaj::serving {
 
-struct ServedModel {
+class DynamicBatcher;
+
+struct LoadSpec {
+  std::string endpoint;  // "" when the model is addressed directly
   std::string project;
   std::string model;
   int64_t version = 0;
-  std::string format;
-  std::shared_ptr<const LoadedModel> runtime;
+  std::string runtime = "auto";
+  BatchingSettings batching;
+  int64_t idle_unload_seconds = 0;
+
+  std::string Key() const;
+};
+
+enum class ModelState { kLoading, kReady, kFailed, kUnloaded };
+std::string_view ModelStateName(ModelState state);
+
+// The serving metric families, labelled {endpoint, model, version} ("model" is
+// "<project>.<model>"; "endpoint" is "" for a model addressed directly).
+struct ServingMetrics {
+  explicit ServingMetrics(metrics::Registry& registry);
+  metrics::Family<metrics::Counter>& requests;  // + outcome: ok or error
+  metrics::Family<metrics::Counter>& rows;
+  metrics::Family<metrics::Histogram>& compute_seconds;
+  metrics::Family<metrics::Histogram>& queue_seconds;
+  metrics::Family<metrics::Histogram>& request_seconds;
+  metrics::Family<metrics::Histogram>& batch_rows;
+};
+
+// A loaded, warmed-up model version and everything a request needs to run on it.
+class ServedModel {
+ public:
+  ServedModel(LoadSpec spec, std::shared_ptr<const LoadedModel> runtime, std::string input_name,
+              std::string output_name, ServingMetrics& metrics);
+  ~ServedModel();
+
+  const LoadSpec& spec() const { return spec_; }
+  const LoadedModel& runtime() const { return *runtime_; }
+  // The input tensor the model takes and the output it gives (from the version's signature;
+  // "" — any name — and "predict" when it names none).
+  const std::string& input_name() const { return input_name_; }
+  const std::string& output_name() const { return output_name_; }
+  bool batches() const { return batcher_ != nullptr; }
+
+  // Predicts rows × num_features values (through the batcher when the spec batches) and records
+  // the metrics. Errors as InferenceService::Infer describes.
+  Result<std::vector<float>> Predict(std::span<const float> features, size_t rows,
+                                     std::optional<std::chrono::steady_clock::time_point> deadline);
+
+  // Records a request's end-to-end time (from when the transport received it).
+  void RecordRequestSeconds(double seconds);
+  void Touch() const;
+  std::chrono::steady_clock::time_point last_used() const;
+
+ private:
+  const LoadSpec spec_;
+  const std::shared_ptr<const LoadedModel> runtime_;
+  const std::string input_name_;
+  const std::string output_name_;
+  std::unique_ptr<DynamicBatcher> batcher_;
+  mutable std::atomic<int64_t> last_used_ns_{0};
+  metrics::Counter& ok_;
+  metrics::Counter& failed_;
+  metrics::Counter& rows_;
+  metrics::Histogram& compute_seconds_;
+  metrics::Histogram& queue_seconds_;
+  metrics::Histogram& batch_rows_;
+  metrics::Histogram& request_seconds_;
+};
+
+struct LoadStatus {
+  LoadSpec spec;
+  ModelState state = ModelState::kUnloaded;
+  std::string reason = "";   // why it failed or was unloaded
+  std::string runtime = "";  // the runtime that serves it (auto resolves to trees or xgboost)
+  int64_t loaded_at_ms = 0;
+  int64_t last_used_ms = 0;
 };
 
 class ModelManager {
  public:
-  // Registers the serving metric families on `metrics`: falaj_inference_requests_total
-  // {model,version,outcome}, falaj_inference_rows_total{model,version},
-  // falaj_inference_compute_seconds{model,version} (histogram), falaj_models_loaded and
-  // falaj_model_load_failures_total{model}. `model` is "<project>.<model>".
-  ModelManager(registry::ModelRegistry& registry, metrics::Registry& metrics);
+  // Registers the serving metric families on `metrics` (falaj_inference_*, falaj_models_loaded,
+  // falaj_model_load_failures_total, falaj_model_loads_total) and starts the idle reaper.
+  ModelManager(registry::ModelRegistry& registry, metrics::Registry& metrics,
+               const Clock& clock = SystemClock::Instance());
+  ~ModelManager();
 
-  // Runs the model on a batch and records the outcome, the rows and the compute time.
-  Result<std::vector<double>> Predict(const ServedModel& served,
-                                      const std::vector<double>& features, size_t rows);
+  // The ready model for `spec`, or null when it is not loaded yet. Never blocks.
+  std::shared_ptr<ServedModel> GetReady(const LoadSpec& spec);
+  // The ready model, loading it first if needed (blocks for the load; concurrent callers of the
+  // same spec share one load). UNAVAILABLE with the reason when the load fails; NOT_FOUND for an
+  // unknown version; UNIMPLEMENTED for a format no runtime serves.
+  Result<std::shared_ptr<ServedModel>> Load(const LoadSpec& spec);
+  // Starts loading `spec` on a background thread unless it is loaded or loading.
+  void LoadInBackground(const LoadSpec& spec);
 
-  // The version to serve for a model: the "champion" alias when set, else the latest
-  // registered (not archived) version. Remembered for kDefaultVersionTtl, so a moved alias or a
-  // new version is served within that time without a registry read per request.
-  static constexpr std::chrono::milliseconds kDefaultVersionTtl{1000};
-  Result<int64_t> DefaultVersion(std::string_view project, std::string_view model);
-
-  // The loaded model, loading (and verifying) it on first use. FAILED_PRECONDITION when the
-  // version fails verification; UNIMPLEMENTED for a format no runtime serves.
-  Result<ServedModel> Get(std::string_view project, std::string_view model, int64_t version);
-
-  // Forgets the remembered default version of a model (after its versions or aliases change).
-  void ForgetDefaultVersion(std::string_view project, std::string_view model);
-
-  // Drops a loaded version (in-flight requests keep their reference).
+  // Every load the manager knows of in `project` (loaded, loading, failed or unloaded).
+  std::vector<LoadStatus> Statuses(std::string_view project);
+  LoadStatus StatusOf(const LoadSpec& spec);
+  // Unloads what has been idle longer than its spec allows. Runs every second on its own; public
+  // for tests with a fake clock.
+  void UnloadIdle();
+  // Drops every load of a model version (after it is archived or deleted).
   void Unload(std::string_view project, std::string_view model, int64_t version);
   size_t loaded_count();
 
  private:
-  using Key = std::tuple<std::string, std::string, int64_t>;
-  struct Slot {
-    std::once_flag once;
-    Result<ServedModel> loaded = MakeError(ErrorCode::kInternal, "not loaded");
-  };
-  Result<ServedModel> Load(std::string_view project, std::string_view model, int64_t version);
-
-  Result<int64_t> LookUpDefaultVersion(std::string_view project, std::string_view model);
-
-  struct DefaultEntry {
-    int64_t version;
-    std::chrono::steady_clock::time_point resolved;
-  };
+  struct Slot;
+  Result<std::shared_ptr<ServedModel>> LoadNow(const LoadSpec& spec);
+  void Publish(Slot& slot, Result<std::shared_ptr<ServedModel>> loaded);
+  void UpdateLoadedGauge();
 
   registry::ModelRegistry& registry_;
-  metrics::Family<metrics::Counter>& requests_;
-  metrics::Family<metrics::Counter>& rows_;
-  metrics::Family<metrics::Histogram>& compute_seconds_;
-  metrics::Family<metrics::Gauge>& loaded_;
-  metrics::Family<metrics::Counter>& load_failures_;
+  ServingMetrics metrics_;
+  const Clock& clock_;
+  metrics::Counter& load_failures_;
+  metrics::Counter& loads_;
+  metrics::Gauge& loaded_;
   std::mutex mutex_;
-  std::map<Key, std::shared_ptr<Slot>> slots_;  // guarded by mutex_
-  // (project, model) → default version; guarded by mutex_.
-  std::map<std::pair<std::string, std::string>, DefaultEntry, std::less<>> defaults_;
+  std::condition_variable loaded_changed_;
+  std::map<std::string, std::shared_ptr<Slot>, std::less<>> slots_;  // by LoadSpec::Key()
+  std::vector<std::jthread> background_loads_;                       // guarded by mutex_
+  std::jthread reaper_;
 };
 
 }  // namespace falaj::serving

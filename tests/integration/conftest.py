@@ -125,6 +125,7 @@ class FalajServer:
             self.config_path.write_text(text)
         self.process: Optional[subprocess.Popen] = None
         self.port: Optional[int] = None
+        self.grpc_port: Optional[int] = None  # KServe v2 gRPC, from the "listening" line
         self.tls = False
         self.ca_file: Optional[str] = str(ca_file) if ca_file else None
         self.starts = 0
@@ -157,6 +158,7 @@ class FalajServer:
                                             stdin=subprocess.DEVNULL, env=env,
                                             cwd=self.workdir)
         self.port = None
+        self.grpc_port = None
         self.returncode = None
         return self.process
 
@@ -175,6 +177,7 @@ class FalajServer:
 
         line = wait_until(listening, timeout, message="the 'listening' log line")
         self.port = int(line["port"])
+        self.grpc_port = int(line["grpc_port"]) if line.get("grpc_port") else None
         self.tls = bool(line.get("tls"))
 
         def ready() -> bool:

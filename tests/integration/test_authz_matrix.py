@@ -67,7 +67,8 @@ def concrete_path(route_path: str, world: dict) -> str:
     return (route_path.replace("{project}", "alpha").replace("{key}", key_id)
             .replace("{subject}", "user:matrix").replace("{region}", "eu-west")
             .replace("{model}", "matrix-model").replace("{version}", "1")
-            .replace("{path}", "model.json").replace("{alias}", "champion"))
+            .replace("{path}", "model.json").replace("{alias}", "champion")
+            .replace("{endpoint}", "matrix-endpoint"))
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX["routes"]))

@@ -5,31 +5,24 @@ artifact was tampered with is never served."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 
 import pytest
+
+import serving_helpers
+from conftest import wait_until
+from serving_helpers import linear_artifact, register_version, tensor
 
 COEFFICIENTS = [0.8, -1.25, 0.05, 2.0]
 INTERCEPT = -0.3
 
 
 def logistic(row):
-    return 1.0 / (1.0 + math.exp(-(sum(w * x for w, x in zip(COEFFICIENTS, row)) + INTERCEPT)))
+    return serving_helpers.logistic(COEFFICIENTS, INTERCEPT, row)
 
 
 def register_linear(server, project, model, coefficients=COEFFICIENTS, fmt="linear"):
-    artifact = json.dumps({"kind": "logistic", "coefficients": coefficients,
-                           "intercept": INTERCEPT}).encode()
-    upload = server.post(f"/api/v1/projects/{project}/artifacts", data=artifact)
-    assert upload.status_code == 201
-    server.post(f"/api/v1/projects/{project}/models", json={"name": model})
-    version = server.post(f"/api/v1/projects/{project}/models/{model}/versions",
-                          json={"format": fmt, "files": [{"path": "model.json",
-                                                          "sha256": upload.json()["sha256"]}]})
-    assert version.status_code == 201, version.text
-    return version.json()["version"]
+    return register_version(server, project, model, linear_artifact(coefficients, INTERCEPT), fmt)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +37,6 @@ def infer(server, target, body):
     return server.post(f"/v2/models/{target}/infer", json=body)
 
 
-def tensor(rows, shape=None, datatype="FP32"):
-    flat = [value for row in rows for value in row]
-    return {"inputs": [{"name": "x", "datatype": datatype,
-                        "shape": shape or [len(rows), len(rows[0])], "data": flat}]}
-
-
 def test_predictions_match_an_independent_computation(served):
     rows = [[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0], [-3.5, 0.25, 100.0, -1.0]]
     response = infer(served, "scoring.churn", {**tensor(rows), "id": "req-7"})
@@ -59,8 +46,10 @@ def test_predictions_match_an_independent_computation(served):
     assert body["id"] == "req-7"
     output = body["outputs"][0]
     assert output["name"] == "predict" and output["shape"] == [3]
+    assert output["datatype"] == "FP32"
+    assert body["parameters"] == {"served_model": "churn"}
     for got, row in zip(output["data"], rows):
-        assert got == pytest.approx(logistic(row), rel=1e-12)
+        assert got == pytest.approx(logistic(row), rel=1e-6)
     # Nested row-major data is accepted as well.
     nested = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [2, 4], "data": rows[:2]}]}
     assert infer(served, "scoring.churn", nested).json()["outputs"][0]["data"] == output["data"][:2]
@@ -69,14 +58,20 @@ def test_predictions_match_an_independent_computation(served):
 def test_versions_and_the_champion_alias(served):
     second = register_linear(served, "scoring", "churn", coefficients=[0, 0, 0, 0])
     row = [[1.0, 1.0, 1.0, 1.0]]
-    latest = infer(served, "scoring.churn", tensor(row)).json()
-    assert latest["model_version"] == str(second)
+    # Version 1 keeps answering while version 2 loads in the background (hot swap); no request
+    # fails, and traffic moves once version 2 is ready.
+    def on_second():
+        answer = infer(served, "scoring.churn", tensor(row))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["model_version"] == str(second) and answer.json()
+    latest = wait_until(on_second, 30, message="version 2 to take over")
     assert latest["outputs"][0]["data"][0] == pytest.approx(1 / (1 + math.exp(-INTERCEPT)))
     pinned = served.post("/v2/models/scoring.churn/versions/1/infer", json=tensor(row)).json()
     assert pinned["model_version"] == "1"
     assert served.request("PUT", "/api/v1/projects/scoring/models/churn/aliases/champion",
                           json={"version": 1}).status_code == 200
-    assert infer(served, "scoring.churn", tensor(row)).json()["model_version"] == "1"
+    wait_until(lambda: infer(served, "scoring.churn", tensor(row)).json()["model_version"] == "1",
+               30, message="the champion alias to take over")
     meta = served.get("/v2/models/scoring.churn").json()
     assert meta["name"] == "scoring.churn" and meta["versions"] == ["1"]
     assert served.get("/v2/models/scoring.churn/ready").json()["ready"] is True
@@ -84,13 +79,20 @@ def test_versions_and_the_champion_alias(served):
 
 
 @pytest.mark.parametrize("body, needle", [
-    (tensor([[1.0, 2.0]]), "features per row"),
-    (tensor([[1.0, 2.0, 3.0, 4.0]], shape=[2, 4]), "values"),
-    (tensor([[1.0, 2.0, 3.0, 4.0]], datatype="BYTES"), "datatype"),
-    ({"inputs": []}, "exactly one tensor"),
+    (tensor([[1.0, 2.0]]), "has shape [1, 2]; the model takes [rows, 4]"),
+    (tensor([[1.0, 2.0, 3.0, 4.0]], shape=[2, 4]), "has 4 values; its shape needs 8"),
+    (tensor([[1.0, 2.0, 3.0, 4.0]], datatype="BYTES"), "datatype BYTES"),
+    (tensor([[1.0, 2.0, 3.0, 4.0]], datatype="FP17"), "unknown datatype 'FP17'"),
+    (tensor([[1.0, 2.0, 3.0, 4.0]], datatype="FP16"), "binary tensor data extension"),
+    (tensor([[1.5, 2.0, 3.0, 4.0]], datatype="INT32"), "fractional"),
+    (tensor([[1.0, 2.0, 3.0, 4.0]], datatype="BOOL"), "BOOL"),
+    ({"inputs": []}, "'inputs' must be a list"),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": ["a", 1, 2, 3]}]},
-     "numbers"),
-    ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [0, 4], "data": []}]}, "positive"),
+     "found string"),
+    ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [0, 4], "data": []}]}, "no rows"),
+    ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4], "data": []}]}, "negative"),
+    ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1 << 40, 1 << 40], "data": []}]},
+     "more than"),
     ({**tensor([[1.0, 2.0, 3.0, 4.0]]), "outputs": [{"name": "proba"}]}, "predict"),
     ({**tensor([[1.0, 2.0, 3.0, 4.0]]), "surprise": 1}, "unknown field"),
 ])
@@ -105,9 +107,15 @@ def test_unknown_models_and_unservable_formats(served):
     assert "error" in infer(served, "scoring.nope", tensor([[1.0]])).json()
     assert served.post("/v2/models/scoring.churn/versions/99/infer",
                        json=tensor([[1.0] * 4])).status_code == 404
-    register_linear(served, "scoring", "boosted", fmt="xgboost")
-    unservable = infer(served, "scoring.boosted", tensor([[1.0] * 4]))
-    assert unservable.status_code == 501 and "cannot be served yet" in unservable.json()["error"]
+    register_linear(served, "scoring", "graph", fmt="onnx")
+    unservable = infer(served, "scoring.graph", tensor([[1.0] * 4]))
+    assert unservable.status_code == 501 and "cannot be served" in unservable.json()["error"]
+    # A linear artifact registered as xgboost fails to load, says why, and serves nothing.
+    register_linear(served, "scoring", "mislabelled", fmt="xgboost")
+    corrupt = infer(served, "scoring.mislabelled", tensor([[1.0] * 4]))
+    assert corrupt.status_code == 503 and "failed to load" in corrupt.json()["error"]
+    # Other models keep serving.
+    assert infer(served, "scoring.churn", tensor([[1.0] * 4])).status_code == 200
 
 
 def test_a_tampered_model_is_never_served(make_server):
@@ -120,14 +128,14 @@ def test_a_tampered_model_is_never_served(make_server):
             data[-1] ^= 0x01
             path.write_bytes(bytes(data))
     refused = infer(server, "p.m", tensor([[1.0] * 4]))
-    assert refused.status_code == 409, refused.text
+    assert refused.status_code == 503, refused.text
     assert "failed verification" in refused.json()["error"]
 
 
 def test_inference_is_counted_per_model_and_version(served):
     from conftest import metric_value, parse_metrics
     before = parse_metrics(served.metrics_text())
-    labels = {"model": "scoring.churn", "version": "1", "outcome": "ok"}
+    labels = {"endpoint": "", "model": "scoring.churn", "version": "1", "outcome": "ok"}
     start = metric_value(before, "falaj_inference_requests_total", **labels)
     rows = [[1.0, 2.0, 3.0, 4.0]] * 3
     assert served.post("/v2/models/scoring.churn/versions/1/infer", json=tensor(rows)).status_code == 200

@@ -1,0 +1,123 @@
+#include "api/endpoint_routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/route_helpers.h"
+#include "common/json_fields.h"
+
+namespace falaj::api {
+namespace {
+
+const std::string kEndpoints = "/api/v1/projects/{project}/endpoints";
+const std::string kEndpoint = kEndpoints + "/{endpoint}";
+
+nlohmann::json Described(const serving::Endpoint& endpoint) {
+  nlohmann::json json = serving::EndpointToJson(endpoint);
+  json["created_at"] = TimeOrNull(endpoint.created_at_ms);
+  json["updated_at"] = TimeOrNull(endpoint.updated_at_ms);
+  json.erase("created_at_ms");
+  json.erase("updated_at_ms");
+  return json;
+}
+
+nlohmann::json StatusJson(const serving::LoadStatus& status) {
+  return {{"model", status.spec.model},
+          {"version", status.spec.version},
+          {"state", serving::ModelStateName(status.state)},
+          {"reason", status.reason},
+          {"runtime", status.runtime},
+          {"loaded_at", TimeOrNull(status.loaded_at_ms)},
+          {"last_used_at", TimeOrNull(status.last_used_ms)}};
+}
+
+// Starts loading every target of a changed endpoint so that traffic moves to new versions as
+// soon as they are ready.
+void Preload(serving::Predictor& predictor, serving::ModelManager& models,
+             const serving::Endpoint& endpoint) {
+  predictor.Forget(endpoint.project);
+  auto specs = predictor.TargetSpecs(endpoint.project, endpoint.name);
+  if (!specs) return;
+  for (const auto& spec : *specs) models.LoadInBackground(spec);
+}
+
+Result<serving::Endpoint> EndpointFromBody(const HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
+  FALAJ_ASSIGN_OR_RETURN(auto endpoint, serving::EndpointFromJson(body));
+  endpoint.project = request.PathParam("project");
+  endpoint.created_by = request.principal ? request.principal->subject : "";
+  return endpoint;
+}
+
+}  // namespace
+
+Status AddEndpointRoutes(Router& router, serving::EndpointStore& endpoints,
+                         serving::Predictor& predictor, serving::ModelManager& models) {
+  std::vector<Route> routes;
+  routes.push_back(WorkerRoute("GET", kEndpoints, "endpoints.read",
+                               [&endpoints](HttpRequest& request) -> Result<HttpResponse> {
+                                 FALAJ_ASSIGN_OR_RETURN(
+                                     auto listed, endpoints.List(request.PathParam("project")));
+                                 nlohmann::json items = nlohmann::json::array();
+                                 for (const auto& endpoint : listed)
+                                   items.push_back(Described(endpoint));
+                                 return HttpResponse::Json(200, {{"endpoints", items}});
+                               }));
+  routes.push_back(WorkerRoute(
+      "POST", kEndpoints, "endpoints.write", [&](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_ASSIGN_OR_RETURN(auto endpoint, EndpointFromBody(request));
+        FALAJ_ASSIGN_OR_RETURN(auto created, endpoints.Create(std::move(endpoint)));
+        Preload(predictor, models, created);
+        return HttpResponse::Json(201, Described(created));
+      }));
+  routes.push_back(WorkerRoute("GET", kEndpoint, "endpoints.read",
+                               [&endpoints](HttpRequest& request) -> Result<HttpResponse> {
+                                 FALAJ_ASSIGN_OR_RETURN(
+                                     auto endpoint, endpoints.Get(request.PathParam("project"),
+                                                                  request.PathParam("endpoint")));
+                                 return HttpResponse::Json(200, Described(endpoint));
+                               }));
+  routes.push_back(WorkerRoute(
+      "PUT", kEndpoint, "endpoints.write", [&](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_ASSIGN_OR_RETURN(auto endpoint, EndpointFromBody(request));
+        if (!endpoint.name.empty() && endpoint.name != request.PathParam("endpoint")) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "'name' does not match the path; endpoints "
+                           "cannot be renamed");
+        }
+        endpoint.name = request.PathParam("endpoint");
+        FALAJ_ASSIGN_OR_RETURN(auto updated, endpoints.Update(std::move(endpoint)));
+        Preload(predictor, models, updated);
+        return HttpResponse::Json(200, Described(updated));
+      }));
+  routes.push_back(WorkerRoute(
+      "DELETE", kEndpoint, "endpoints.write", [&](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_RETURN_IF_ERROR(
+            endpoints.Delete(request.PathParam("project"), request.PathParam("endpoint")));
+        predictor.Forget(request.PathParam("project"));
+        return NoContent();
+      }));
+  routes.push_back(WorkerRoute(
+      "GET", kEndpoint + "/status", "endpoints.read",
+      [&](HttpRequest& request) -> Result<HttpResponse> {
+        const std::string& project = request.PathParam("project");
+        const std::string& name = request.PathParam("endpoint");
+        FALAJ_ASSIGN_OR_RETURN(auto specs, predictor.TargetSpecs(project, name));
+        nlohmann::json targets = nlohmann::json::array();
+        bool ready = true;
+        for (const auto& spec : specs) {
+          serving::LoadStatus status = models.StatusOf(spec);
+          ready = ready && status.state == serving::ModelState::kReady;
+          targets.push_back(StatusJson(status));
+        }
+        nlohmann::json loaded = nlohmann::json::array();
+        for (const auto& status : models.Statuses(project)) {
+          if (status.spec.endpoint == name) loaded.push_back(StatusJson(status));
+        }
+        return HttpResponse::Json(
+            200, {{"name", name}, {"ready", ready}, {"targets", targets}, {"loads", loaded}});
+      }));
+  for (auto& route : routes) FALAJ_RETURN_IF_ERROR(router.Add(std::move(route)));
+  return Ok();
+}
+
+}  // namespace falaj::api

@@ -1,0 +1,287 @@
+#include "serving/endpoint_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/json_fields.h"
+#include "registry/registry_names.h"
+
+namespace falaj::serving {
+namespace {
+
+constexpr size_t kMaxTargets = 16;
+constexpr size_t kMaxDescriptionLength = 4096;
+constexpr int64_t kMaxWeight = 1'000'000;
+constexpr std::string_view kRuntimes[] = {"auto", "trees", "xgboost", "linear"};
+
+constexpr std::string_view kColumns =
+    "SELECT project, name, description, spec, created_by, created_at_ms, updated_at_ms FROM "
+    "endpoints";
+
+nlohmann::json TargetToJson(const EndpointTarget& target) {
+  nlohmann::json json = {{"model", target.model}, {"weight", target.weight}};
+  if (target.version) json["version"] = *target.version;
+  if (!target.alias.empty()) json["alias"] = target.alias;
+  return json;
+}
+
+Result<EndpointTarget> TargetFromJson(const nlohmann::json& json) {
+  if (!json.is_object()) return MakeError(ErrorCode::kInvalidArgument, "a target is an object");
+  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(json, {"model", "version", "alias", "weight"}));
+  EndpointTarget target;
+  FALAJ_ASSIGN_OR_RETURN(target.model, json::RequiredString(json, "model"));
+  FALAJ_ASSIGN_OR_RETURN(target.version, json::OptionalInt(json, "version"));
+  FALAJ_ASSIGN_OR_RETURN(auto alias, json::OptionalString(json, "alias"));
+  target.alias = alias.value_or("");
+  FALAJ_ASSIGN_OR_RETURN(auto weight, json::OptionalInt(json, "weight"));
+  target.weight = weight.value_or(1);
+  return target;
+}
+
+// Everything but the identity columns, stored as one JSON document so settings can grow without
+// a migration per knob.
+nlohmann::json SpecToJson(const Endpoint& endpoint) {
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& target : endpoint.targets) targets.push_back(TargetToJson(target));
+  return {{"targets", targets},
+          {"runtime", endpoint.runtime},
+          {"batching",
+           {{"max_batch_size", endpoint.batching.max_batch_size},
+            {"max_queue_delay_us", endpoint.batching.max_queue_delay_us},
+            {"max_queue_rows", endpoint.batching.max_queue_rows}}},
+          {"idle_unload_seconds", endpoint.idle_unload_seconds},
+          {"request_timeout_ms", endpoint.request_timeout_ms}};
+}
+
+Status SpecFromJson(const nlohmann::json& spec, Endpoint& endpoint) {
+  auto targets = spec.find("targets");
+  if (targets == spec.end() || !targets->is_array()) {
+    return MakeError(ErrorCode::kInvalidArgument, "'targets' must be a list");
+  }
+  endpoint.targets.clear();
+  for (const auto& target : *targets) {
+    FALAJ_ASSIGN_OR_RETURN(auto parsed, TargetFromJson(target));
+    endpoint.targets.push_back(std::move(parsed));
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto runtime, json::OptionalString(spec, "runtime"));
+  endpoint.runtime = runtime.value_or("auto");
+  if (auto batching = spec.find("batching"); batching != spec.end()) {
+    if (!batching->is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "'batching' must be an object");
+    }
+    FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(
+        *batching, {"max_batch_size", "max_queue_delay_us", "max_queue_rows"}));
+    BatchingSettings defaults;
+    FALAJ_ASSIGN_OR_RETURN(auto size, json::OptionalInt(*batching, "max_batch_size"));
+    FALAJ_ASSIGN_OR_RETURN(auto delay, json::OptionalInt(*batching, "max_queue_delay_us"));
+    FALAJ_ASSIGN_OR_RETURN(auto rows, json::OptionalInt(*batching, "max_queue_rows"));
+    endpoint.batching = {size.value_or(defaults.max_batch_size),
+                         delay.value_or(defaults.max_queue_delay_us),
+                         rows.value_or(defaults.max_queue_rows)};
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto idle, json::OptionalInt(spec, "idle_unload_seconds"));
+  endpoint.idle_unload_seconds = idle.value_or(0);
+  FALAJ_ASSIGN_OR_RETURN(auto timeout, json::OptionalInt(spec, "request_timeout_ms"));
+  endpoint.request_timeout_ms = timeout.value_or(0);
+  return Ok();
+}
+
+Endpoint EndpointFromRow(const storage::Row& row) {
+  Endpoint endpoint;
+  endpoint.project = row.Text(0);
+  endpoint.name = row.Text(1);
+  endpoint.description = row.Text(2);
+  // Stored specs were validated on the way in.
+  (void)SpecFromJson(nlohmann::json::parse(row.Text(3)), endpoint);
+  endpoint.created_by = row.Text(4);
+  endpoint.created_at_ms = row.Int(5);
+  endpoint.updated_at_ms = row.Int(6);
+  return endpoint;
+}
+
+Status CheckRange(std::string_view field, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    return MakeError(ErrorCode::kInvalidArgument, "'{}' must be between {} and {}, got {}", field,
+                     low, high, value);
+  }
+  return Ok();
+}
+
+}  // namespace
+
+EndpointStore::EndpointStore(storage::MetadataStore& store, registry::ModelRegistry& registry,
+                             const Clock& clock)
+    : store_(store), registry_(registry), clock_(clock) {}
+
+const storage::MigrationSet& EndpointStore::Migrations() {
+  static const storage::MigrationSet kSet{
+      "endpoints",
+      {{1, "create endpoints",
+        "CREATE TABLE endpoints (project TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT "
+        "NULL, spec TEXT NOT NULL, created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, "
+        "updated_at_ms BIGINT NOT NULL, PRIMARY KEY (project, name))"}}};
+  return kSet;
+}
+
+Result<int64_t> EndpointStore::CountInProject(storage::Transaction& tx, std::string_view project) {
+  FALAJ_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT COUNT(*) FROM endpoints WHERE project = ?",
+                                             {std::string(project)}));
+  return rows.front().Int(0);
+}
+
+Status EndpointStore::Validate(const Endpoint& endpoint) {
+  FALAJ_RETURN_IF_ERROR(registry::ValidateName("endpoint name", endpoint.name));
+  if (endpoint.description.size() > kMaxDescriptionLength) {
+    return MakeError(ErrorCode::kInvalidArgument, "description is longer than {} bytes",
+                     kMaxDescriptionLength);
+  }
+  if (endpoint.targets.empty() || endpoint.targets.size() > kMaxTargets) {
+    return MakeError(ErrorCode::kInvalidArgument, "an endpoint needs 1 to {} targets, got {}",
+                     kMaxTargets, endpoint.targets.size());
+  }
+  if (std::find(std::begin(kRuntimes), std::end(kRuntimes), endpoint.runtime) ==
+      std::end(kRuntimes)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'runtime' must be auto, trees, xgboost or linear, got '{}'",
+                     endpoint.runtime.substr(0, 40));
+  }
+  FALAJ_RETURN_IF_ERROR(CheckRange("max_batch_size", endpoint.batching.max_batch_size, 0, 65536));
+  FALAJ_RETURN_IF_ERROR(
+      CheckRange("max_queue_delay_us", endpoint.batching.max_queue_delay_us, 0, 1'000'000));
+  FALAJ_RETURN_IF_ERROR(
+      CheckRange("max_queue_rows", endpoint.batching.max_queue_rows, 1, 1'048'576));
+  FALAJ_RETURN_IF_ERROR(
+      CheckRange("idle_unload_seconds", endpoint.idle_unload_seconds, 0, 365 * 86400));
+  FALAJ_RETURN_IF_ERROR(CheckRange("request_timeout_ms", endpoint.request_timeout_ms, 0, 3600000));
+  int64_t total_weight = 0;
+  for (const auto& target : endpoint.targets) {
+    FALAJ_RETURN_IF_ERROR(registry::ValidateName("target model", target.model));
+    FALAJ_RETURN_IF_ERROR(CheckRange("weight", target.weight, 0, kMaxWeight));
+    total_weight += target.weight;
+    if (target.version.has_value() == !target.alias.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "target '{}' needs exactly one of 'version' and 'alias'", target.model);
+    }
+    if (target.version) {
+      FALAJ_RETURN_IF_ERROR(registry_.GetVersion(endpoint.project, target.model, *target.version));
+    } else {
+      FALAJ_RETURN_IF_ERROR(registry::ValidateName("alias", target.alias));
+      FALAJ_RETURN_IF_ERROR(registry_.ResolveAlias(endpoint.project, target.model, target.alias));
+    }
+  }
+  if (total_weight == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "the targets' weights must not all be 0");
+  }
+  return Ok();
+}
+
+Result<Endpoint> EndpointStore::Create(Endpoint endpoint) {
+  FALAJ_RETURN_IF_ERROR(Validate(endpoint));
+  endpoint.created_at_ms = endpoint.updated_at_ms = ToUnixMillis(clock_.Now());
+  Status inserted =
+      store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
+        return tx.Run(
+            "INSERT INTO endpoints (project, name, description, spec, created_by, created_at_ms, "
+            "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            {endpoint.project, endpoint.name, endpoint.description, SpecToJson(endpoint).dump(),
+             endpoint.created_by, endpoint.created_at_ms, endpoint.updated_at_ms});
+      });
+  if (!inserted && inserted.error().code == ErrorCode::kAlreadyExists) {
+    return MakeError(ErrorCode::kAlreadyExists, "endpoint '{}' already exists", endpoint.name);
+  }
+  if (!inserted) return std::unexpected(inserted.error());
+  return endpoint;
+}
+
+Result<Endpoint> EndpointStore::Update(Endpoint endpoint) {
+  FALAJ_RETURN_IF_ERROR(Validate(endpoint));
+  FALAJ_ASSIGN_OR_RETURN(Endpoint existing, Get(endpoint.project, endpoint.name));
+  endpoint.created_by = existing.created_by;
+  endpoint.created_at_ms = existing.created_at_ms;
+  endpoint.updated_at_ms = ToUnixMillis(clock_.Now());
+  FALAJ_RETURN_IF_ERROR(
+      store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
+        return tx.Run(
+            "UPDATE endpoints SET description = ?, spec = ?, updated_at_ms = ? WHERE project = ? "
+            "AND name = ?",
+            {endpoint.description, SpecToJson(endpoint).dump(), endpoint.updated_at_ms,
+             endpoint.project, endpoint.name});
+      }));
+  return endpoint;
+}
+
+Result<std::optional<Endpoint>> EndpointStore::Find(std::string_view project,
+                                                    std::string_view name) {
+  std::optional<Endpoint> found;
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+        FALAJ_ASSIGN_OR_RETURN(auto rows,
+                               tx.Query(std::string(kColumns) + " WHERE project = ? AND name = ?",
+                                        {std::string(project), std::string(name)}));
+        if (!rows.empty()) found = EndpointFromRow(rows.front());
+        return Ok();
+      }));
+  return found;
+}
+
+Result<Endpoint> EndpointStore::Get(std::string_view project, std::string_view name) {
+  FALAJ_ASSIGN_OR_RETURN(auto found, Find(project, name));
+  if (!found) {
+    return MakeError(ErrorCode::kNotFound, "endpoint '{}' not found", name.substr(0, 80));
+  }
+  return std::move(*found);
+}
+
+Result<std::vector<Endpoint>> EndpointStore::List(std::string_view project) {
+  std::vector<Endpoint> endpoints;
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+        FALAJ_ASSIGN_OR_RETURN(auto rows,
+                               tx.Query(std::string(kColumns) + " WHERE project = ? ORDER BY name",
+                                        {std::string(project)}));
+        for (const auto& row : rows) endpoints.push_back(EndpointFromRow(row));
+        return Ok();
+      }));
+  return endpoints;
+}
+
+Status EndpointStore::Delete(std::string_view project, std::string_view name) {
+  int64_t deleted = 0;
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
+        FALAJ_ASSIGN_OR_RETURN(deleted,
+                               tx.Execute("DELETE FROM endpoints WHERE project = ? AND name = ?",
+                                          {std::string(project), std::string(name)}));
+        return Ok();
+      }));
+  if (deleted == 0) {
+    return MakeError(ErrorCode::kNotFound, "endpoint '{}' not found", name.substr(0, 80));
+  }
+  return Ok();
+}
+
+nlohmann::json EndpointToJson(const Endpoint& endpoint) {
+  nlohmann::json json = SpecToJson(endpoint);
+  json["project"] = endpoint.project;
+  json["name"] = endpoint.name;
+  json["description"] = endpoint.description;
+  json["created_by"] = endpoint.created_by;
+  json["created_at_ms"] = endpoint.created_at_ms;
+  json["updated_at_ms"] = endpoint.updated_at_ms;
+  return json;
+}
+
+Result<Endpoint> EndpointFromJson(const nlohmann::json& body) {
+  if (!body.is_object()) return MakeError(ErrorCode::kInvalidArgument, "body must be an object");
+  FALAJ_RETURN_IF_ERROR(
+      json::RejectUnknownFields(body, {"name", "description", "targets", "runtime", "batching",
+                                       "idle_unload_seconds", "request_timeout_ms"}));
+  Endpoint endpoint;
+  FALAJ_ASSIGN_OR_RETURN(auto name, json::OptionalString(body, "name"));
+  endpoint.name = name.value_or("");
+  FALAJ_ASSIGN_OR_RETURN(auto description, json::OptionalString(body, "description"));
+  endpoint.description = description.value_or("");
+  FALAJ_RETURN_IF_ERROR(SpecFromJson(body, endpoint));
+  return endpoint;
+}
+
+}  // namespace falaj::serving

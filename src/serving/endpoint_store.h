@@ -1,0 +1,82 @@
+// Endpoints: a named, per-project serving entry point that routes each request to one of its
+// targets (a model version by number or by alias) by traffic weight, and carries the serving
+// settings of what it serves (runtime, dynamic batching, idle unload). KServe v2 clients address
+// an endpoint as the model name "<project>.<endpoint>" (see inference_service.h). The A/B
+// testing module builds on the targets and weights.
+//
+// Thread-safety: all state lives in the MetadataStore; every method may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "registry/model_registry.h"
+#include "storage/metadata_store.h"
+
+namespace falaj::serving {
+
+struct EndpointTarget {
+  std::string model;
+  std::optional<int64_t> version;  // exactly one of version and alias is set
+  std::string alias;
+  int64_t weight = 1;  // share of traffic relative to the other targets' weights; 0 = none
+};
+
+struct BatchingSettings {
+  int64_t max_batch_size = 0;  // rows per runtime call; 0 or 1 turns batching off
+  int64_t max_queue_delay_us = 500;
+  int64_t max_queue_rows = 4096;
+};
+
+struct Endpoint {
+  std::string project;
+  std::string name;
+  std::string description;
+  std::vector<EndpointTarget> targets;
+  std::string runtime = "auto";  // auto, trees, xgboost or linear
+  BatchingSettings batching;
+  int64_t idle_unload_seconds = 0;  // unload targets idle this long (scale to zero); 0 = never
+  int64_t request_timeout_ms = 0;   // fail requests still queued after this long; 0 = none
+  std::string created_by;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+class EndpointStore {
+ public:
+  // Nothing is owned; everything must outlive the store.
+  EndpointStore(storage::MetadataStore& store, registry::ModelRegistry& registry,
+                const Clock& clock = SystemClock::Instance());
+
+  static const storage::MigrationSet& Migrations();
+  static Result<int64_t> CountInProject(storage::Transaction& tx, std::string_view project);
+
+  // Validates the settings and that every target's model exists and its version or alias
+  // resolves. INVALID_ARGUMENT / NOT_FOUND / ALREADY_EXISTS.
+  Result<Endpoint> Create(Endpoint endpoint);
+  // Replaces targets and settings; keeps name, creator and creation time.
+  Result<Endpoint> Update(Endpoint endpoint);
+  Result<Endpoint> Get(std::string_view project, std::string_view name);
+  // NOT_FOUND-free: nullopt when the project has no endpoint of that name.
+  Result<std::optional<Endpoint>> Find(std::string_view project, std::string_view name);
+  Result<std::vector<Endpoint>> List(std::string_view project);
+  Status Delete(std::string_view project, std::string_view name);
+
+ private:
+  Status Validate(const Endpoint& endpoint);
+
+  storage::MetadataStore& store_;
+  registry::ModelRegistry& registry_;
+  const Clock& clock_;
+};
+
+// The endpoint as JSON (API answers) and back (request bodies; unknown fields refused).
+nlohmann::json EndpointToJson(const Endpoint& endpoint);
+Result<Endpoint> EndpointFromJson(const nlohmann::json& body);
+
+}  // namespace falaj::serving

@@ -1,0 +1,68 @@
+// The transport-neutral inference request and response: what the KServe v2 HTTP handler and
+// the gRPC service both build and read. Inputs are already decoded to float32 rows (see
+// tensor.h); outputs are float32. Plain values; no thread-safety concerns.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "serving/tensor.h"
+
+namespace falaj::serving {
+
+struct InferInput {
+  std::string name;
+  DataType datatype = DataType::kFp32;  // as sent; values are converted to float32
+  std::vector<int64_t> shape;
+  std::vector<float> values;  // row-major, ElementCount(shape) values
+};
+
+struct InferRequest {
+  std::string id;       // echoed in the response
+  std::string project;  // the addressed name is "<project>.<name>"
+  std::string name;     // an endpoint of the project, else a model of the project
+  // Pins a model version and bypasses endpoint routing.
+  std::optional<int64_t> version;
+  std::vector<InferInput> inputs;
+  // Output names the caller asked for; empty means all of the model's outputs.
+  std::vector<std::string> outputs;
+  // When the transport received the request, for the end-to-end latency metric.
+  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
+  // Requests still queued for the batcher at this time fail with DEADLINE_EXCEEDED.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+struct InferOutput {
+  std::string name;
+  DataType datatype = DataType::kFp32;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+struct InferResponse {
+  std::string id;
+  std::string model_name;     // "<project>.<name>" as addressed
+  std::string model_version;  // the registry version number that served, e.g. "3"
+  std::string served_model;   // the registry model that served (an endpoint may route to several)
+  std::string endpoint;       // the endpoint that routed the request; "" when a model was named
+  std::vector<InferOutput> outputs;
+};
+
+// What a served name looks like to a client (KServe v2 model metadata).
+struct TensorMetadata {
+  std::string name;
+  std::string datatype;
+  std::vector<int64_t> shape;
+};
+struct ModelMetadata {
+  std::string name;
+  std::vector<std::string> versions;
+  std::string platform;
+  std::vector<TensorMetadata> inputs;
+  std::vector<TensorMetadata> outputs;
+};
+
+}  // namespace falaj::serving

@@ -1,0 +1,350 @@
+#include "serving/predictor.h"
+
+#include <fmt/format.h>
+
+#include <random>
+
+namespace falaj::serving {
+namespace {
+
+constexpr std::string_view kNoTarget = "";
+
+std::string CacheKey(std::string_view project, std::string_view a, std::string_view b = kNoTarget) {
+  return fmt::format("{}\x1f{}\x1f{}", project, a, b);
+}
+
+// Storage errors are not remembered, so the next request tries again.
+template <typename T>
+bool Rememberable(const Result<T>& result) {
+  return result || result.error().code == ErrorCode::kNotFound;
+}
+
+size_t PickWeighted(const std::vector<EndpointTarget>& targets) {
+  thread_local std::minstd_rand engine{std::random_device{}()};
+  int64_t total = 0;
+  for (const auto& target : targets) total += target.weight;
+  int64_t ticket = std::uniform_int_distribution<int64_t>(0, total - 1)(engine);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (ticket < targets[i].weight) return i;
+    ticket -= targets[i].weight;
+  }
+  return targets.size() - 1;
+}
+
+// Checks the single input tensor against the model and returns the number of rows.
+Result<size_t> CheckInput(const InferRequest& request, const ServedModel& served) {
+  if (request.inputs.size() != 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the model takes exactly one input tensor, got {}", request.inputs.size());
+  }
+  const InferInput& input = request.inputs.front();
+  if (!served.input_name().empty() && input.name != served.input_name()) {
+    return MakeError(ErrorCode::kInvalidArgument, "unknown input '{}'; the model's input is '{}'",
+                     input.name.substr(0, 80), served.input_name());
+  }
+  if (input.datatype == DataType::kBytes) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "input '{}' has datatype BYTES; the model takes numeric tensors",
+                     input.name.substr(0, 80));
+  }
+  const size_t width = served.runtime().num_features();
+  const auto& shape = input.shape;
+  bool shaped = (shape.size() == 2 && shape[1] == static_cast<int64_t>(width) && shape[0] >= 0) ||
+                (shape.size() == 1 && shape[0] == static_cast<int64_t>(width));
+  if (!shaped) {
+    std::string given;
+    for (int64_t dim : shape) given += (given.empty() ? "" : ", ") + std::to_string(dim);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "input '{}' has shape [{}]; the model takes [rows, {}]",
+                     input.name.substr(0, 80), given, width);
+  }
+  size_t rows = shape.size() == 2 ? static_cast<size_t>(shape[0]) : 1;
+  if (rows == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "input '{}' has no rows",
+                     input.name.substr(0, 80));
+  }
+  if (input.values.size() != rows * width) {
+    return MakeError(ErrorCode::kInvalidArgument, "input '{}' has {} values; its shape needs {}",
+                     input.name.substr(0, 80), input.values.size(), rows * width);
+  }
+  for (const auto& output : request.outputs) {
+    if (output != served.output_name()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "unknown output '{}'; the model's output is '{}'", output.substr(0, 80),
+                       served.output_name());
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+Predictor::Predictor(EndpointStore& endpoints, registry::ModelRegistry& registry,
+                     ModelManager& models)
+    : endpoints_(endpoints), registry_(registry), models_(models) {}
+
+std::optional<Result<std::optional<Endpoint>>> Predictor::CachedEndpoint(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto found = endpoint_cache_.find(key);
+  if (found == endpoint_cache_.end() ||
+      std::chrono::steady_clock::now() - found->second.at >= kResolutionTtl) {
+    return std::nullopt;
+  }
+  return found->second.value;
+}
+
+std::optional<Result<int64_t>> Predictor::CachedVersion(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto found = version_cache_.find(key);
+  if (found == version_cache_.end() ||
+      std::chrono::steady_clock::now() - found->second.at >= kResolutionTtl) {
+    return std::nullopt;
+  }
+  return found->second.value;
+}
+
+Result<std::optional<Endpoint>> Predictor::LookUpEndpoint(std::string_view project,
+                                                          std::string_view name) {
+  auto found = endpoints_.Find(project, name);
+  if (Rememberable(found)) {
+    std::lock_guard lock(mutex_);
+    endpoint_cache_[CacheKey(project, name)] = {found, std::chrono::steady_clock::now()};
+  }
+  return found;
+}
+
+// The version an alias names; for the empty alias, the model's default: its "champion" alias
+// when set, else its latest version that is not archived.
+Result<int64_t> Predictor::LookUpVersion(std::string_view project, std::string_view model,
+                                         std::string_view alias) {
+  auto resolve = [&]() -> Result<int64_t> {
+    if (!alias.empty()) return registry_.ResolveAlias(project, model, alias);
+    auto champion = registry_.ResolveAlias(project, model, "champion");
+    if (champion || champion.error().code != ErrorCode::kNotFound) return champion;
+    FALAJ_ASSIGN_OR_RETURN(auto versions, registry_.ListVersions(project, model));
+    for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+      if (it->status != "archived") return it->version;
+    }
+    return MakeError(ErrorCode::kNotFound, "model '{}' has no servable version",
+                     model.substr(0, 80));
+  };
+  Result<int64_t> version = resolve();
+  if (Rememberable(version)) {
+    std::lock_guard lock(mutex_);
+    version_cache_[CacheKey(project, model, alias)] = {version, std::chrono::steady_clock::now()};
+  }
+  return version;
+}
+
+std::optional<Result<Predictor::Resolution>> Predictor::Resolve(std::string_view project,
+                                                                std::string_view name,
+                                                                std::optional<int64_t> version,
+                                                                Mode mode) {
+  auto endpoint = CachedEndpoint(CacheKey(project, name));
+  if (!endpoint) {
+    if (mode == Mode::kNeverBlock) return std::nullopt;
+    endpoint = LookUpEndpoint(project, name);
+  }
+  if (!*endpoint) return std::unexpected(endpoint->error());
+  const std::optional<Endpoint>& found = **endpoint;
+
+  if (!found) {
+    // No endpoint of that name: the name is a model of the project.
+    Resolution resolution;
+    resolution.spec.project = std::string(project);
+    resolution.spec.model = std::string(name);
+    if (version) {
+      resolution.spec.version = *version;
+      return resolution;
+    }
+    auto resolved = CachedVersion(CacheKey(project, name, kNoTarget));
+    if (!resolved) {
+      if (mode == Mode::kNeverBlock) return std::nullopt;
+      resolved = LookUpVersion(project, name, kNoTarget);
+    }
+    if (!*resolved) return std::unexpected(resolved->error());
+    resolution.spec.version = **resolved;
+    resolution.target_key = CacheKey(project, name);
+    return resolution;
+  }
+
+  // Resolve every target's version: a pinned version picks its target, else the weights do.
+  std::vector<int64_t> versions;
+  for (const auto& target : found->targets) {
+    if (target.version) {
+      versions.push_back(*target.version);
+      continue;
+    }
+    auto resolved = CachedVersion(CacheKey(project, target.model, target.alias));
+    if (!resolved) {
+      if (mode == Mode::kNeverBlock) return std::nullopt;
+      resolved = LookUpVersion(project, target.model, target.alias);
+    }
+    if (!*resolved) return std::unexpected(resolved->error());
+    versions.push_back(**resolved);
+  }
+  size_t chosen = 0;
+  if (version) {
+    auto match = std::find(versions.begin(), versions.end(), *version);
+    if (match == versions.end()) {
+      return MakeError(ErrorCode::kNotFound, "endpoint '{}' serves no version {}", found->name,
+                       *version);
+    }
+    chosen = static_cast<size_t>(match - versions.begin());
+  } else {
+    chosen = PickWeighted(found->targets);
+  }
+  Resolution resolution;
+  resolution.spec = {
+      found->name,    found->project,  found->targets[chosen].model, versions[chosen],
+      found->runtime, found->batching, found->idle_unload_seconds};
+  // A pinned version is not a routing decision: it never hot-swaps to another version.
+  if (!version) resolution.target_key = CacheKey(project, name, std::to_string(chosen));
+  resolution.request_timeout_ms = found->request_timeout_ms;
+  return resolution;
+}
+
+std::optional<Result<std::shared_ptr<ServedModel>>> Predictor::Acquire(const Resolution& resolution,
+                                                                       Mode mode) {
+  const bool routed = !resolution.target_key.empty();
+  if (auto ready = models_.GetReady(resolution.spec)) {
+    if (routed) {
+      std::lock_guard lock(mutex_);
+      serving_[resolution.target_key] = resolution.spec;
+    }
+    return ready;
+  }
+  // Hot swap: keep answering with the version that served this target until the new one is
+  // ready.
+  std::optional<LoadSpec> previous;
+  if (routed) {
+    std::lock_guard lock(mutex_);
+    auto found = serving_.find(resolution.target_key);
+    if (found != serving_.end()) previous = found->second;
+  }
+  if (previous && previous->Key() != resolution.spec.Key()) {
+    if (auto still_ready = models_.GetReady(*previous)) {
+      models_.LoadInBackground(resolution.spec);
+      return still_ready;
+    }
+  }
+  if (mode == Mode::kNeverBlock) return std::nullopt;
+  auto loaded = models_.Load(resolution.spec);
+  if (loaded && routed) {
+    std::lock_guard lock(mutex_);
+    serving_[resolution.target_key] = resolution.spec;
+  }
+  return loaded;
+}
+
+std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode mode) {
+  auto resolution = Resolve(request.project, request.name, request.version, mode);
+  if (!resolution) return std::nullopt;
+  if (!*resolution) return std::unexpected(resolution->error());
+  auto acquired = Acquire(**resolution, mode);
+  if (!acquired) return std::nullopt;
+  if (!*acquired) return std::unexpected(acquired->error());
+  std::shared_ptr<ServedModel> served = **acquired;
+  if (mode == Mode::kNeverBlock && served->batches()) return std::nullopt;
+
+  FALAJ_ASSIGN_OR_RETURN(size_t rows, CheckInput(request, *served));
+  if ((*resolution)->request_timeout_ms > 0 && !request.deadline) {
+    request.deadline =
+        request.received + std::chrono::milliseconds((*resolution)->request_timeout_ms);
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto values,
+                         served->Predict(request.inputs.front().values, rows, request.deadline));
+  InferResponse response;
+  response.id = std::move(request.id);
+  response.model_name = request.project + "." + request.name;
+  response.model_version = std::to_string(served->spec().version);
+  response.served_model = served->spec().model;
+  response.endpoint = served->spec().endpoint;
+  InferOutput& output = response.outputs.emplace_back();
+  output.name = served->output_name();
+  const size_t width = served->runtime().num_outputs();
+  output.shape =
+      width == 1 ? std::vector<int64_t>{static_cast<int64_t>(rows)}
+                 : std::vector<int64_t>{static_cast<int64_t>(rows), static_cast<int64_t>(width)};
+  output.data = std::move(values);
+  served->RecordRequestSeconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - request.received).count());
+  return response;
+}
+
+Result<InferResponse> Predictor::Infer(InferRequest& request) {
+  return *Run(request, Mode::kMayBlock);
+}
+
+std::optional<Result<InferResponse>> Predictor::TryInferWithoutBlocking(InferRequest& request) {
+  return Run(request, Mode::kNeverBlock);
+}
+
+Result<ModelMetadata> Predictor::Metadata(std::string_view project, std::string_view name,
+                                          std::optional<int64_t> version) {
+  FALAJ_ASSIGN_OR_RETURN(auto resolution, *Resolve(project, name, version, Mode::kMayBlock));
+  const LoadSpec& spec = resolution.spec;
+  FALAJ_ASSIGN_OR_RETURN(auto described,
+                         registry_.GetVersion(spec.project, spec.model, spec.version));
+  ModelMetadata metadata;
+  metadata.name = fmt::format("{}.{}", project, name);
+  metadata.versions = {std::to_string(spec.version)};
+  metadata.platform = "falaj-" + described.format;
+  auto tensors = [](const nlohmann::json& signature, std::string_view side,
+                    TensorMetadata fallback) {
+    std::vector<TensorMetadata> out;
+    auto list = signature.find(side);
+    if (list != signature.end() && list->is_array()) {
+      for (const auto& tensor : *list) {
+        if (!tensor.is_object()) continue;
+        TensorMetadata item{tensor.value("name", ""), tensor.value("datatype", "FP32"), {}};
+        if (auto shape = tensor.find("shape"); shape != tensor.end() && shape->is_array()) {
+          for (const auto& dim : *shape)
+            item.shape.push_back(dim.is_number_integer() ? dim.get<int64_t>() : -1);
+        }
+        out.push_back(std::move(item));
+      }
+    }
+    if (out.empty()) out.push_back(std::move(fallback));
+    return out;
+  };
+  metadata.inputs = tensors(described.signature, "inputs", {"input", "FP32", {-1, -1}});
+  metadata.outputs = tensors(described.signature, "outputs", {"predict", "FP32", {-1}});
+  return metadata;
+}
+
+Status Predictor::Ready(std::string_view project, std::string_view name,
+                        std::optional<int64_t> version) {
+  FALAJ_ASSIGN_OR_RETURN(auto resolution, *Resolve(project, name, version, Mode::kMayBlock));
+  FALAJ_RETURN_IF_ERROR(*Acquire(resolution, Mode::kMayBlock));
+  return Ok();
+}
+
+void Predictor::Forget(std::string_view project) {
+  std::lock_guard lock(mutex_);
+  std::string prefix = std::string(project) + "\x1f";
+  auto drop = [&](auto& cache) {
+    std::erase_if(cache, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+  };
+  drop(endpoint_cache_);
+  drop(version_cache_);
+}
+
+Result<std::vector<LoadSpec>> Predictor::TargetSpecs(std::string_view project,
+                                                     std::string_view endpoint) {
+  FALAJ_ASSIGN_OR_RETURN(Endpoint found, endpoints_.Get(project, endpoint));
+  std::vector<LoadSpec> specs;
+  for (const auto& target : found.targets) {
+    int64_t version = 0;
+    if (target.version) {
+      version = *target.version;
+    } else {
+      FALAJ_ASSIGN_OR_RETURN(version, LookUpVersion(project, target.model, target.alias));
+    }
+    specs.push_back({found.name, found.project, target.model, version, found.runtime,
+                     found.batching, found.idle_unload_seconds});
+  }
+  return specs;
+}
+
+}  // namespace falaj::serving

@@ -1,0 +1,86 @@
+// The predictor: the InferenceService the KServe v2 transports call. It routes a served name
+// to a model version (endpoint_store.h: an endpoint's targets by weight; else the model's
+// "champion" alias or latest servable version), asks the model manager for that version, checks
+// the inputs against the model, and runs the prediction.
+//
+// Resolutions (endpoint definitions, aliases, default versions) are remembered for
+// kResolutionTtl so the hot path reads no storage; Forget() drops them at once after a change
+// made through this server. Hot swap: when a resolution moves to a version that is not loaded
+// yet while the previous one is serving, the new one loads in the background and the previous
+// one keeps answering until the new one is ready — no request waits or fails for the swap.
+//
+// Thread-safety: every method may be called concurrently.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "serving/endpoint_store.h"
+#include "serving/inference_service.h"
+#include "serving/model_manager.h"
+
+namespace falaj::serving {
+
+class Predictor final : public InferenceService {
+ public:
+  static constexpr std::chrono::milliseconds kResolutionTtl{1000};
+
+  // Nothing is owned; everything must outlive the predictor.
+  Predictor(EndpointStore& endpoints, registry::ModelRegistry& registry, ModelManager& models);
+
+  Result<InferResponse> Infer(InferRequest& request) override;
+  std::optional<Result<InferResponse>> TryInferWithoutBlocking(InferRequest& request) override;
+  Result<ModelMetadata> Metadata(std::string_view project, std::string_view name,
+                                 std::optional<int64_t> version) override;
+  Status Ready(std::string_view project, std::string_view name,
+               std::optional<int64_t> version) override;
+
+  // Forgets every remembered resolution in `project` (after an endpoint, alias or version
+  // changes).
+  void Forget(std::string_view project);
+
+  // The load specs an endpoint's targets resolve to now (for its status in the API).
+  Result<std::vector<LoadSpec>> TargetSpecs(std::string_view project, std::string_view endpoint);
+
+ private:
+  struct Resolution {
+    LoadSpec spec;
+    // Identifies a routed target across version moves, for hot swap; empty for a pinned version.
+    std::string target_key;
+    int64_t request_timeout_ms = 0;
+  };
+  enum class Mode { kMayBlock, kNeverBlock };
+
+  // nullopt (only in kNeverBlock mode) when answering would need storage or a load.
+  std::optional<Result<Resolution>> Resolve(std::string_view project, std::string_view name,
+                                            std::optional<int64_t> version, Mode mode);
+  std::optional<Result<std::shared_ptr<ServedModel>>> Acquire(const Resolution& resolution,
+                                                              Mode mode);
+  std::optional<Result<InferResponse>> Run(InferRequest& request, Mode mode);
+
+  template <typename T>
+  struct Remembered {
+    T value;
+    std::chrono::steady_clock::time_point at;
+  };
+  // Remembered lookups; nullopt when absent or stale. Guarded by mutex_.
+  std::optional<Result<std::optional<Endpoint>>> CachedEndpoint(const std::string& key);
+  std::optional<Result<int64_t>> CachedVersion(const std::string& key);
+  Result<std::optional<Endpoint>> LookUpEndpoint(std::string_view project, std::string_view name);
+  Result<int64_t> LookUpVersion(std::string_view project, std::string_view model,
+                                std::string_view alias);
+
+  EndpointStore& endpoints_;
+  registry::ModelRegistry& registry_;
+  ModelManager& models_;
+  std::mutex mutex_;
+  std::map<std::string, Remembered<Result<std::optional<Endpoint>>>> endpoint_cache_;
+  std::map<std::string, Remembered<Result<int64_t>>> version_cache_;
+  // target_key → the spec that last served it, for hot swaps.
+  std::map<std::string, LoadSpec> serving_;
+};
+
+}  // namespace falaj::serving
