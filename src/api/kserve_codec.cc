@@ -1,114 +1,200 @@
 #include "api/kserve_codec.h"
 
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "common/json_fields.h"
-
 namespace falaj::api {
 namespace {
 
 using serving::DataType;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// Bodies up to this size are parsed by a parser kept per thread (and its buffers with it);
+// larger ones get a parser of their own, so one huge request does not pin its memory.
+constexpr size_t kReusedParserBytes = size_t{1} << 20;
 
 Status Invalid(std::string message) {
   return std::unexpected(Error{ErrorCode::kInvalidArgument, std::move(message)});
 }
 
+std::string_view TypeName(const element& value) {
+  switch (value.type()) {
+    case element_type::ARRAY:
+      return "a list";
+    case element_type::OBJECT:
+      return "an object";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
+    case element_type::DOUBLE:
+      return "a fractional number";
+    default:
+      return "an integer";
+  }
+}
+
+bool IsNumber(const element& value) {
+  auto type = value.type();
+  return type == element_type::INT64 || type == element_type::UINT64 ||
+         type == element_type::DOUBLE;
+}
+
+// The members of an object, each at most once, every one of them known.
+template <size_t N>
+Status ReadMembers(const simdjson::dom::object& object,
+                   const std::array<std::string_view, N>& names,
+                   std::array<std::optional<element>, N>& values) {
+  for (auto [key, value] : object) {
+    auto known = std::find(names.begin(), names.end(), key);
+    if (known == names.end()) {
+      return Invalid(fmt::format("unknown field '{}'", key.substr(0, 64)));
+    }
+    auto& slot = values[static_cast<size_t>(known - names.begin())];
+    if (slot) return Invalid(fmt::format("field '{}' appears twice", key));
+    slot = value;
+  }
+  return Ok();
+}
+
+Result<std::string> StringMember(const std::optional<element>& value, std::string_view field) {
+  if (!value) return MakeError(ErrorCode::kInvalidArgument, "field '{}' is required", field);
+  std::string_view text;
+  if (value->get_string().get(text) != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be a string, not {}", field,
+                     TypeName(*value));
+  }
+  return std::string(text);
+}
+
 // Appends the values of a (possibly nested) row-major `data` array as float32, checking each
 // against the declared datatype.
-Status FlattenJson(const nlohmann::json& data, DataType type, const std::string& name, size_t limit,
+Status FlattenJson(const element& data, DataType type, const std::string& name, size_t limit,
                    std::vector<float>& out) {
-  if (data.is_array()) {
-    for (const auto& item : data) {
-      FALAJ_RETURN_IF_ERROR(FlattenJson(item, type, name, limit, out));
-    }
+  simdjson::dom::array items;
+  if (data.get_array().get(items) == simdjson::SUCCESS) {
+    for (element item : items) FALAJ_RETURN_IF_ERROR(FlattenJson(item, type, name, limit, out));
     return Ok();
   }
   if (out.size() >= limit) {
     return Invalid(fmt::format("input '{}' holds more values than its shape", name));
   }
+  const element_type kind = data.type();
   switch (type) {
     case DataType::kBool:
-      if (!data.is_boolean()) {
-        return Invalid(fmt::format("input '{}' is BOOL; found {}", name, data.type_name()));
+      if (kind != element_type::BOOL) {
+        return Invalid(fmt::format("input '{}' is BOOL; found {}", name, TypeName(data)));
       }
-      out.push_back(data.get<bool>() ? 1.0f : 0.0f);
+      out.push_back(data.get_bool().value_unsafe() ? 1.0f : 0.0f);
       return Ok();
     case DataType::kFp32:
     case DataType::kFp64:
-      if (!data.is_number()) {
+      if (!IsNumber(data)) {
         return Invalid(fmt::format("input '{}' is {}; found {}", name, serving::DataTypeName(type),
-                                   data.type_name()));
+                                   TypeName(data)));
       }
-      out.push_back(static_cast<float>(data.get<double>()));
+      out.push_back(static_cast<float>(data.get_double().value_unsafe()));
       return Ok();
     default:
-      if (!data.is_number_integer()) {
-        return Invalid(fmt::format("input '{}' is {}; found {}", name, serving::DataTypeName(type),
-                                   data.is_number() ? "a fractional number" : data.type_name()));
-      }
-      if (data.is_number_unsigned()) {
-        out.push_back(static_cast<float>(data.get<uint64_t>()));
+      if (kind == element_type::INT64) {
+        out.push_back(static_cast<float>(data.get_int64().value_unsafe()));
+      } else if (kind == element_type::UINT64) {
+        out.push_back(static_cast<float>(data.get_uint64().value_unsafe()));
       } else {
-        out.push_back(static_cast<float>(data.get<int64_t>()));
+        return Invalid(fmt::format("input '{}' is {}; found {}", name, serving::DataTypeName(type),
+                                   TypeName(data)));
       }
       return Ok();
   }
 }
 
-Result<std::optional<int64_t>> BinaryDataSize(const nlohmann::json& tensor,
-                                              const std::string& name) {
-  auto parameters = tensor.find("parameters");
-  if (parameters == tensor.end()) return std::optional<int64_t>();
-  if (!parameters->is_object()) {
-    return MakeError(ErrorCode::kInvalidArgument, "'parameters' of '{}' must be an object", name);
+// The parameter `name` of a tensor or request: absent, or checked by `read`.
+Result<std::optional<element>> Parameter(const std::optional<element>& parameters,
+                                         std::string_view name) {
+  if (!parameters) return std::optional<element>();
+  simdjson::dom::object object;
+  if (parameters->get_object().get(object) != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kInvalidArgument, "'parameters' must be an object");
   }
-  auto size = parameters->find("binary_data_size");
-  if (size == parameters->end()) return std::optional<int64_t>();
-  if (!size->is_number_integer() || size->get<int64_t>() < 0) {
+  element value;
+  if (object.at_key(name).get(value) != simdjson::SUCCESS) return std::optional<element>();
+  return std::optional<element>(value);
+}
+
+Result<std::optional<int64_t>> BinaryDataSize(const std::optional<element>& parameters,
+                                              const std::string& name) {
+  FALAJ_ASSIGN_OR_RETURN(auto size, Parameter(parameters, "binary_data_size"));
+  if (!size) return std::optional<int64_t>();
+  int64_t bytes = 0;
+  if (size->get_int64().get(bytes) != simdjson::SUCCESS || bytes < 0) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "'binary_data_size' of '{}' must be a non-negative integer", name);
   }
-  return std::optional<int64_t>(size->get<int64_t>());
+  return std::optional<int64_t>(bytes);
 }
 
-Result<serving::InferInput> DecodeInput(const nlohmann::json& tensor, std::string_view& binary) {
-  if (!tensor.is_object()) return MakeError(ErrorCode::kInvalidArgument, "an input is an object");
-  FALAJ_RETURN_IF_ERROR(
-      json::RejectUnknownFields(tensor, {"name", "shape", "datatype", "parameters", "data"}));
+Result<bool> BoolParameter(const std::optional<element>& parameters, std::string_view name) {
+  FALAJ_ASSIGN_OR_RETURN(auto value, Parameter(parameters, name));
+  if (!value) return false;
+  bool flag = false;
+  if (value->get_bool().get(flag) != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kInvalidArgument, "parameter '{}' must be true or false", name);
+  }
+  return flag;
+}
+
+Result<serving::InferInput> DecodeInput(const element& tensor, std::string_view& binary) {
+  simdjson::dom::object object;
+  if (tensor.get_object().get(object) != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kInvalidArgument, "an input is an object");
+  }
+  constexpr std::array<std::string_view, 5> kFields = {"name", "shape", "datatype", "parameters",
+                                                       "data"};
+  std::array<std::optional<element>, 5> fields;
+  FALAJ_RETURN_IF_ERROR(ReadMembers(object, kFields, fields));
+  const auto& [name_field, shape_field, datatype_field, parameters, data] = fields;
   serving::InferInput input;
-  FALAJ_ASSIGN_OR_RETURN(input.name, json::RequiredString(tensor, "name"));
+  FALAJ_ASSIGN_OR_RETURN(input.name, StringMember(name_field, "name"));
   input.name = input.name.substr(0, 256);
-  FALAJ_ASSIGN_OR_RETURN(auto datatype, json::RequiredString(tensor, "datatype"));
+  FALAJ_ASSIGN_OR_RETURN(auto datatype, StringMember(datatype_field, "datatype"));
   auto type = serving::ParseDataType(datatype);
   if (!type) {
     return MakeError(ErrorCode::kInvalidArgument, "input '{}' has unknown datatype '{}'",
                      input.name, datatype.substr(0, 20));
   }
   input.datatype = *type;
-  auto shape = tensor.find("shape");
-  if (shape == tensor.end() || !shape->is_array() || shape->size() > 8) {
+  simdjson::dom::array shape;
+  if (!shape_field || shape_field->get_array().get(shape) != simdjson::SUCCESS ||
+      shape.size() > 8) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "input '{}' needs a 'shape': a list of at most 8 dimensions", input.name);
   }
-  for (const auto& dim : *shape) {
-    if (!dim.is_number_integer()) {
+  for (element dim : shape) {
+    int64_t value = 0;
+    if (dim.get_int64().get(value) != simdjson::SUCCESS) {
       return MakeError(ErrorCode::kInvalidArgument, "input '{}' shape must hold integers",
                        input.name);
     }
-    input.shape.push_back(dim.get<int64_t>());
+    input.shape.push_back(value);
   }
   FALAJ_ASSIGN_OR_RETURN(size_t count, serving::ElementCount(input.shape, kMaxTensorElements));
   if (input.datatype == DataType::kBytes) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "input '{}' has datatype BYTES; the model takes numeric tensors", input.name);
   }
-  FALAJ_ASSIGN_OR_RETURN(auto binary_size, BinaryDataSize(tensor, input.name));
-  auto data = tensor.find("data");
+  FALAJ_ASSIGN_OR_RETURN(auto binary_size, BinaryDataSize(parameters, input.name));
   if (binary_size) {
-    if (data != tensor.end()) {
+    if (data) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "input '{}' has both 'data' and 'binary_data_size'", input.name);
     }
@@ -126,9 +212,7 @@ Result<serving::InferInput> DecodeInput(const nlohmann::json& tensor, std::strin
     }
     return input;
   }
-  if (data == tensor.end()) {
-    return MakeError(ErrorCode::kInvalidArgument, "input '{}' has no 'data'", input.name);
-  }
+  if (!data) return MakeError(ErrorCode::kInvalidArgument, "input '{}' has no 'data'", input.name);
   if (input.datatype == DataType::kFp16) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "input '{}' is FP16, which has no JSON form; send it with the binary tensor "
@@ -144,18 +228,60 @@ Result<serving::InferInput> DecodeInput(const nlohmann::json& tensor, std::strin
   return input;
 }
 
-Result<bool> BoolParameter(const nlohmann::json& holder, std::string_view name) {
-  auto parameters = holder.find("parameters");
-  if (parameters == holder.end()) return false;
-  if (!parameters->is_object()) {
-    return MakeError(ErrorCode::kInvalidArgument, "'parameters' must be an object");
+Status DecodeOutputs(const element& outputs, DecodedInfer& decoded) {
+  simdjson::dom::array list;
+  if (outputs.get_array().get(list) != simdjson::SUCCESS || list.size() > 64) {
+    return Invalid("'outputs' must be a list of at most 64");
   }
-  auto value = parameters->find(name);
-  if (value == parameters->end()) return false;
-  if (!value->is_boolean()) {
-    return MakeError(ErrorCode::kInvalidArgument, "parameter '{}' must be true or false", name);
+  for (element output : list) {
+    simdjson::dom::object object;
+    if (output.get_object().get(object) != simdjson::SUCCESS) {
+      return Invalid("a requested output is an object");
+    }
+    constexpr std::array<std::string_view, 2> kFields = {"name", "parameters"};
+    std::array<std::optional<element>, 2> fields;
+    FALAJ_RETURN_IF_ERROR(ReadMembers(object, kFields, fields));
+    FALAJ_ASSIGN_OR_RETURN(auto name, StringMember(fields[0], "name"));
+    FALAJ_ASSIGN_OR_RETURN(bool binary_output, BoolParameter(fields[1], "binary_data"));
+    if (binary_output) decoded.binary_outputs.push_back(name);
+    decoded.request.outputs.push_back(std::move(name));
   }
-  return value->get<bool>();
+  return Ok();
+}
+
+Result<DecodedInfer> DecodeHeader(const element& document, std::string_view binary) {
+  simdjson::dom::object object;
+  if (document.get_object().get(object) != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kInvalidArgument, "request body must be a JSON object, not {}",
+                     TypeName(document));
+  }
+  constexpr std::array<std::string_view, 4> kFields = {"id", "inputs", "outputs", "parameters"};
+  std::array<std::optional<element>, 4> fields;
+  FALAJ_RETURN_IF_ERROR(ReadMembers(object, kFields, fields));
+  const auto& [id, inputs, outputs, parameters] = fields;
+  DecodedInfer decoded;
+  if (id) {
+    FALAJ_ASSIGN_OR_RETURN(decoded.request.id, StringMember(id, "id"));
+    decoded.request.id = decoded.request.id.substr(0, 256);
+  }
+  simdjson::dom::array list;
+  if (!inputs || inputs->get_array().get(list) != simdjson::SUCCESS || list.size() == 0 ||
+      list.size() > 64) {
+    return MakeError(ErrorCode::kInvalidArgument, "'inputs' must be a list of 1 to 64 tensors");
+  }
+  for (element tensor : list) {
+    FALAJ_ASSIGN_OR_RETURN(auto input, DecodeInput(tensor, binary));
+    decoded.request.inputs.push_back(std::move(input));
+  }
+  if (!binary.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "{} bytes follow the JSON header that no input's binary_data_size claims",
+                     binary.size());
+  }
+  FALAJ_ASSIGN_OR_RETURN(decoded.all_outputs_binary,
+                         BoolParameter(parameters, "binary_data_output"));
+  if (outputs) FALAJ_RETURN_IF_ERROR(DecodeOutputs(*outputs, decoded));
+  return decoded;
 }
 
 void AppendFloat(std::string& out, float value) {
@@ -187,43 +313,16 @@ Result<DecodedInfer> DecodeInferRequest(std::string_view body,
     header = body.substr(0, *header_length);
     binary = body.substr(*header_length);
   }
-  FALAJ_ASSIGN_OR_RETURN(auto json, json::ParseObject(header));
-  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(json, {"id", "inputs", "outputs", "parameters"}));
-  DecodedInfer decoded;
-  if (auto id = json.find("id"); id != json.end()) {
-    if (!id->is_string()) return MakeError(ErrorCode::kInvalidArgument, "'id' must be a string");
-    decoded.request.id = id->get<std::string>().substr(0, 256);
+  thread_local simdjson::dom::parser reused;
+  std::optional<simdjson::dom::parser> own;
+  simdjson::dom::parser& parser = header.size() <= kReusedParserBytes ? reused : own.emplace();
+  element document;
+  if (auto error = parser.parse(header.data(), header.size()).get(document);
+      error != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kInvalidArgument, "request body is not valid JSON: {}",
+                     simdjson::error_message(error));
   }
-  auto inputs = json.find("inputs");
-  if (inputs == json.end() || !inputs->is_array() || inputs->empty() || inputs->size() > 64) {
-    return MakeError(ErrorCode::kInvalidArgument, "'inputs' must be a list of 1 to 64 tensors");
-  }
-  for (const auto& tensor : *inputs) {
-    FALAJ_ASSIGN_OR_RETURN(auto input, DecodeInput(tensor, binary));
-    decoded.request.inputs.push_back(std::move(input));
-  }
-  if (!binary.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "{} bytes follow the JSON header that no input's binary_data_size claims",
-                     binary.size());
-  }
-  FALAJ_ASSIGN_OR_RETURN(decoded.all_outputs_binary, BoolParameter(json, "binary_data_output"));
-  if (auto outputs = json.find("outputs"); outputs != json.end()) {
-    if (!outputs->is_array() || outputs->size() > 64) {
-      return MakeError(ErrorCode::kInvalidArgument, "'outputs' must be a list of at most 64");
-    }
-    for (const auto& output : *outputs) {
-      if (!output.is_object()) {
-        return MakeError(ErrorCode::kInvalidArgument, "a requested output is an object");
-      }
-      FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(output, {"name", "parameters"}));
-      FALAJ_ASSIGN_OR_RETURN(auto name, json::RequiredString(output, "name"));
-      FALAJ_ASSIGN_OR_RETURN(bool binary_output, BoolParameter(output, "binary_data"));
-      if (binary_output) decoded.binary_outputs.push_back(name);
-      decoded.request.outputs.push_back(std::move(name));
-    }
-  }
-  return decoded;
+  return DecodeHeader(document, binary);
 }
 
 EncodedInfer EncodeInferResponse(const serving::InferResponse& response,

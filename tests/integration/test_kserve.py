@@ -88,7 +88,7 @@ def test_versions_and_the_champion_alias(served):
     (tensor([[1.0, 2.0, 3.0, 4.0]], datatype="BOOL"), "BOOL"),
     ({"inputs": []}, "'inputs' must be a list"),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": ["a", 1, 2, 3]}]},
-     "found string"),
+     "found a string"),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [0, 4], "data": []}]}, "no rows"),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4], "data": []}]}, "negative"),
     ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1 << 40, 1 << 40], "data": []}]},
