@@ -114,7 +114,10 @@ ModelManager::~ModelManager() {
 }
 
 std::shared_ptr<ServedModel> ModelManager::GetReady(const LoadSpec& spec) {
-  std::string key = spec.Key();
+  return GetReady(spec.Key());
+}
+
+std::shared_ptr<ServedModel> ModelManager::GetReady(std::string_view key) {
   std::lock_guard lock(mutex_);
   auto found = slots_.find(key);
   if (found == slots_.end() || found->second->status.state != ModelState::kReady) return nullptr;

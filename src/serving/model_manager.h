@@ -122,6 +122,8 @@ class ModelManager {
 
   // The ready model for `spec`, or null when it is not loaded yet. Never blocks.
   std::shared_ptr<ServedModel> GetReady(const LoadSpec& spec);
+  // The same, by the spec's Key() (for callers that keep it, sparing its formatting).
+  std::shared_ptr<ServedModel> GetReady(std::string_view key);
   // The ready model, loading it first if needed (blocks for the load; concurrent callers of the
   // same spec share one load). UNAVAILABLE with the reason when the load fails; NOT_FOUND for an
   // unknown version; UNIMPLEMENTED for a format no runtime serves.

@@ -7,19 +7,13 @@
 namespace falaj::serving {
 namespace {
 
-constexpr std::string_view kNoTarget = "";
-
-std::string CacheKey(std::string_view project, std::string_view a, std::string_view b = kNoTarget) {
-  return fmt::format("{}\x1f{}\x1f{}", project, a, b);
+// "<project>\x1f<name>": the key of a remembered route; Forget() drops a project's by prefix.
+std::string CacheKey(std::string_view project, std::string_view name) {
+  return fmt::format("{}\x1f{}", project, name);
 }
 
-// Storage errors are not remembered, so the next request tries again.
-template <typename T>
-bool Rememberable(const Result<T>& result) {
-  return result || result.error().code == ErrorCode::kNotFound;
-}
-
-size_t PickWeighted(const std::vector<EndpointTarget>& targets) {
+template <typename Target>
+size_t PickWeighted(const std::vector<Target>& targets) {
   thread_local std::minstd_rand engine{std::random_device{}()};
   int64_t total = 0;
   for (const auto& target : targets) total += target.weight;
@@ -83,131 +77,126 @@ Predictor::Predictor(EndpointStore& endpoints, registry::ModelRegistry& registry
                      ModelManager& models)
     : endpoints_(endpoints), registry_(registry), models_(models) {}
 
-std::optional<Result<std::optional<Endpoint>>> Predictor::CachedEndpoint(const std::string& key) {
+std::shared_ptr<const Predictor::Route> Predictor::RememberedRoute(const std::string& key) {
   std::lock_guard lock(mutex_);
-  auto found = endpoint_cache_.find(key);
-  if (found == endpoint_cache_.end() ||
-      std::chrono::steady_clock::now() - found->second.at >= kResolutionTtl) {
-    return std::nullopt;
+  auto found = routes_.find(key);
+  if (found == routes_.end() ||
+      std::chrono::steady_clock::now() - found->second->at >= kResolutionTtl) {
+    return nullptr;
   }
-  return found->second.value;
-}
-
-std::optional<Result<int64_t>> Predictor::CachedVersion(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto found = version_cache_.find(key);
-  if (found == version_cache_.end() ||
-      std::chrono::steady_clock::now() - found->second.at >= kResolutionTtl) {
-    return std::nullopt;
-  }
-  return found->second.value;
-}
-
-Result<std::optional<Endpoint>> Predictor::LookUpEndpoint(std::string_view project,
-                                                          std::string_view name) {
-  auto found = endpoints_.Find(project, name);
-  if (Rememberable(found)) {
-    std::lock_guard lock(mutex_);
-    endpoint_cache_[CacheKey(project, name)] = {found, std::chrono::steady_clock::now()};
-  }
-  return found;
+  return found->second;
 }
 
 // The version an alias names; for the empty alias, the model's default: its "champion" alias
 // when set, else its latest version that is not archived.
 Result<int64_t> Predictor::LookUpVersion(std::string_view project, std::string_view model,
                                          std::string_view alias) {
-  auto resolve = [&]() -> Result<int64_t> {
-    if (!alias.empty()) return registry_.ResolveAlias(project, model, alias);
-    auto champion = registry_.ResolveAlias(project, model, "champion");
-    if (champion || champion.error().code != ErrorCode::kNotFound) return champion;
-    FALAJ_ASSIGN_OR_RETURN(auto versions, registry_.ListVersions(project, model));
-    for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
-      if (it->status != "archived") return it->version;
-    }
-    return MakeError(ErrorCode::kNotFound, "model '{}' has no servable version",
-                     model.substr(0, 80));
-  };
-  Result<int64_t> version = resolve();
-  if (Rememberable(version)) {
-    std::lock_guard lock(mutex_);
-    version_cache_[CacheKey(project, model, alias)] = {version, std::chrono::steady_clock::now()};
+  if (!alias.empty()) return registry_.ResolveAlias(project, model, alias);
+  auto champion = registry_.ResolveAlias(project, model, "champion");
+  if (champion || champion.error().code != ErrorCode::kNotFound) return champion;
+  FALAJ_ASSIGN_OR_RETURN(auto versions, registry_.ListVersions(project, model));
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    if (it->status != "archived") return it->version;
   }
-  return version;
+  return MakeError(ErrorCode::kNotFound, "model '{}' has no servable version", model.substr(0, 80));
+}
+
+Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::string_view project,
+                                                                       std::string_view name) {
+  FALAJ_ASSIGN_OR_RETURN(auto endpoint, endpoints_.Find(project, name));
+  auto route = std::make_shared<Route>();
+  auto add_target = [&](LoadSpec spec, int64_t weight) {
+    std::string key = spec.Key();
+    route->targets.push_back({std::move(spec), std::move(key), weight});
+  };
+  if (endpoint) {
+    route->endpoint = true;
+    route->endpoint_name = endpoint->name;
+    route->request_timeout_ms = endpoint->request_timeout_ms;
+    for (const auto& target : endpoint->targets) {
+      int64_t version = 0;
+      if (target.version) {
+        version = *target.version;
+      } else {
+        FALAJ_ASSIGN_OR_RETURN(version, LookUpVersion(project, target.model, target.alias));
+      }
+      add_target({endpoint->name, endpoint->project, target.model, version, endpoint->runtime,
+                  endpoint->batching, endpoint->idle_unload_seconds},
+                 target.weight);
+    }
+  } else {
+    // No endpoint of that name: the name is a model of the project, at its default version.
+    FALAJ_ASSIGN_OR_RETURN(int64_t version, LookUpVersion(project, name, ""));
+    LoadSpec spec;
+    spec.project = std::string(project);
+    spec.model = std::string(name);
+    spec.version = version;
+    add_target(std::move(spec), 1);
+  }
+  route->at = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  routes_[CacheKey(project, name)] = route;
+  return std::shared_ptr<const Route>(std::move(route));
 }
 
 std::optional<Result<Predictor::Resolution>> Predictor::Resolve(std::string_view project,
                                                                 std::string_view name,
                                                                 std::optional<int64_t> version,
                                                                 Mode mode) {
-  auto endpoint = CachedEndpoint(CacheKey(project, name));
-  if (!endpoint) {
+  thread_local std::string key;
+  key.assign(project);
+  key += '\x1f';
+  key += name;
+  std::shared_ptr<const Route> route = RememberedRoute(key);
+  if (!route) {
     if (mode == Mode::kNeverBlock) return std::nullopt;
-    endpoint = LookUpEndpoint(project, name);
-  }
-  if (!*endpoint) return std::unexpected(endpoint->error());
-  const std::optional<Endpoint>& found = **endpoint;
-
-  if (!found) {
-    // No endpoint of that name: the name is a model of the project.
-    Resolution resolution;
-    resolution.spec.project = std::string(project);
-    resolution.spec.model = std::string(name);
-    if (version) {
-      resolution.spec.version = *version;
-      return resolution;
+    auto looked_up = LookUpRoute(project, name);
+    if (!looked_up) {
+      if (looked_up.error().code != ErrorCode::kNotFound || !version) {
+        return std::unexpected(looked_up.error());
+      }
+      // A model without a servable default version can still be asked for a pinned one.
+      Resolution pinned;
+      pinned.spec.project = std::string(project);
+      pinned.spec.model = std::string(name);
+      pinned.spec.version = *version;
+      pinned.key = pinned.spec.Key();
+      return pinned;
     }
-    auto resolved = CachedVersion(CacheKey(project, name, kNoTarget));
-    if (!resolved) {
-      if (mode == Mode::kNeverBlock) return std::nullopt;
-      resolved = LookUpVersion(project, name, kNoTarget);
-    }
-    if (!*resolved) return std::unexpected(resolved->error());
-    resolution.spec.version = **resolved;
-    resolution.target_key = CacheKey(project, name);
-    return resolution;
-  }
-
-  // Resolve every target's version: a pinned version picks its target, else the weights do.
-  std::vector<int64_t> versions;
-  for (const auto& target : found->targets) {
-    if (target.version) {
-      versions.push_back(*target.version);
-      continue;
-    }
-    auto resolved = CachedVersion(CacheKey(project, target.model, target.alias));
-    if (!resolved) {
-      if (mode == Mode::kNeverBlock) return std::nullopt;
-      resolved = LookUpVersion(project, target.model, target.alias);
-    }
-    if (!*resolved) return std::unexpected(resolved->error());
-    versions.push_back(**resolved);
-  }
-  size_t chosen = 0;
-  if (version) {
-    auto match = std::find(versions.begin(), versions.end(), *version);
-    if (match == versions.end()) {
-      return MakeError(ErrorCode::kNotFound, "endpoint '{}' serves no version {}", found->name,
-                       *version);
-    }
-    chosen = static_cast<size_t>(match - versions.begin());
-  } else {
-    chosen = PickWeighted(found->targets);
+    route = std::move(*looked_up);
   }
   Resolution resolution;
-  resolution.spec = {
-      found->name,    found->project,  found->targets[chosen].model, versions[chosen],
-      found->runtime, found->batching, found->idle_unload_seconds};
-  // A pinned version is not a routing decision: it never hot-swaps to another version.
-  if (!version) resolution.target_key = CacheKey(project, name, std::to_string(chosen));
-  resolution.request_timeout_ms = found->request_timeout_ms;
+  resolution.request_timeout_ms = route->request_timeout_ms;
+  if (version) {
+    // A pinned version bypasses routing, and never hot-swaps to another version.
+    if (!route->endpoint) {
+      resolution.spec = route->targets.front().spec;
+      resolution.spec.version = *version;
+      resolution.key = resolution.spec.Key();
+      return resolution;
+    }
+    auto match =
+        std::find_if(route->targets.begin(), route->targets.end(),
+                     [&](const RouteTarget& target) { return target.spec.version == *version; });
+    if (match == route->targets.end()) {
+      return MakeError(ErrorCode::kNotFound, "endpoint '{}' serves no version {}",
+                       route->endpoint_name, *version);
+    }
+    resolution.spec = match->spec;
+    resolution.key = match->key;
+    return resolution;
+  }
+  size_t chosen = PickWeighted(route->targets);
+  resolution.spec = route->targets[chosen].spec;
+  resolution.key = route->targets[chosen].key;
+  resolution.target_key = key + "\x1f" + std::to_string(chosen);
   return resolution;
 }
 
 std::optional<Result<std::shared_ptr<ServedModel>>> Predictor::Acquire(const Resolution& resolution,
                                                                        Mode mode) {
   const bool routed = !resolution.target_key.empty();
-  if (auto ready = models_.GetReady(resolution.spec)) {
+  if (auto ready = models_.GetReady(resolution.key)) {
     if (routed) {
       std::lock_guard lock(mutex_);
       serving_[resolution.target_key] = resolution.spec;
@@ -326,8 +315,7 @@ void Predictor::Forget(std::string_view project) {
   auto drop = [&](auto& cache) {
     std::erase_if(cache, [&](const auto& entry) { return entry.first.starts_with(prefix); });
   };
-  drop(endpoint_cache_);
-  drop(version_cache_);
+  drop(routes_);
 }
 
 Result<std::vector<LoadSpec>> Predictor::TargetSpecs(std::string_view project,

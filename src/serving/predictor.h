@@ -48,6 +48,7 @@ class Predictor final : public InferenceService {
  private:
   struct Resolution {
     LoadSpec spec;
+    std::string key;  // spec.Key()
     // Identifies a routed target across version moves, for hot swap; empty for a pinned version.
     std::string target_key;
     int64_t request_timeout_ms = 0;
@@ -61,15 +62,24 @@ class Predictor final : public InferenceService {
                                                               Mode mode);
   std::optional<Result<InferResponse>> Run(InferRequest& request, Mode mode);
 
-  template <typename T>
-  struct Remembered {
-    T value;
+  // How a served name routes, remembered for kResolutionTtl: an endpoint's targets with their
+  // resolved versions (load keys computed once), or a model's default version.
+  struct RouteTarget {
+    LoadSpec spec;
+    std::string key;  // spec.Key()
+    int64_t weight = 1;
+  };
+  struct Route {
+    bool endpoint = false;
+    std::string endpoint_name;
+    std::vector<RouteTarget> targets;
+    int64_t request_timeout_ms = 0;
     std::chrono::steady_clock::time_point at;
   };
-  // Remembered lookups; nullopt when absent or stale. Guarded by mutex_.
-  std::optional<Result<std::optional<Endpoint>>> CachedEndpoint(const std::string& key);
-  std::optional<Result<int64_t>> CachedVersion(const std::string& key);
-  Result<std::optional<Endpoint>> LookUpEndpoint(std::string_view project, std::string_view name);
+  // The remembered route, or null when absent or stale. Guarded by mutex_.
+  std::shared_ptr<const Route> RememberedRoute(const std::string& key);
+  // Reads the route from storage and remembers it (errors other than NOT_FOUND are not kept).
+  Result<std::shared_ptr<const Route>> LookUpRoute(std::string_view project, std::string_view name);
   Result<int64_t> LookUpVersion(std::string_view project, std::string_view model,
                                 std::string_view alias);
 
@@ -77,8 +87,7 @@ class Predictor final : public InferenceService {
   registry::ModelRegistry& registry_;
   ModelManager& models_;
   std::mutex mutex_;
-  std::map<std::string, Remembered<Result<std::optional<Endpoint>>>> endpoint_cache_;
-  std::map<std::string, Remembered<Result<int64_t>>> version_cache_;
+  std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
   // target_key → the spec that last served it, for hot swaps.
   std::map<std::string, LoadSpec> serving_;
 };
