@@ -45,6 +45,9 @@ bench: build
 	@bench/http_ceiling $(BUILD_DIR)/falaj
 	@bench/serving_ceiling $(BUILD_DIR)/falaj
 	@$(BUILD_DIR)/bench/request_path_bench --benchmark_min_time=0.2
+	@$(PYTHON) bench/models/make_models.py $(BUILD_DIR)/bench/models >/dev/null
+	@FALAJ_BENCH_MODELS=$(BUILD_DIR)/bench/models $(BUILD_DIR)/bench/trees_bench --benchmark_min_time=0.5
+	@$(BUILD_DIR)/bench/batcher_bench --benchmark_min_time=0.2
 
 # Every libFuzzer harness in tests/fuzz/, built with clang-19 into build-fuzz/, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30

@@ -1,0 +1,64 @@
+"""The `falaj endpoints` client commands against a real server: an endpoint is created with a
+traffic split given as MODEL:VERSION=WEIGHT and MODEL@ALIAS, read, listed, updated, its status
+shows each target ready after a request, and bad targets are refused before anything is sent."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import cli
+from serving_helpers import linear_artifact, register_version, tensor
+
+
+def run(server, home, *args):
+    return cli(args, home, {"FALAJ_URL": server.url, "FALAJ_KEY": server.key})
+
+
+def run_json(server, home, *args):
+    result = run(server, home, *args, "-o", "json")
+    assert result.returncode == 0, (args, result.stderr)
+    return json.loads(result.stdout)
+
+
+def test_endpoint_lifecycle_through_the_cli(server, home):
+    assert server.post("/api/v1/projects",
+                       json={"name": "clip", "region": "uae-north"}).status_code == 201
+    register_version(server, "clip", "m", linear_artifact([1.0, -1.0], 0.0), "linear")
+    register_version(server, "clip", "m", linear_artifact([0.5, 0.5], 0.0), "linear")
+    assert server.request("PUT", "/api/v1/projects/clip/models/m/aliases/champion",
+                          json={"version": 2}).status_code == 200
+
+    created = run_json(server, home, "endpoints", "create", "clip", "web", "--target", "m:1=90",
+                       "--target", "m@champion=10", "--max-batch-size", "8",
+                       "--idle-unload-seconds", "600")
+    assert created["targets"] == [{"model": "m", "version": 1, "weight": 90},
+                                  {"model": "m", "alias": "champion", "weight": 10}]
+    assert created["batching"]["max_batch_size"] == 8 and created["idle_unload_seconds"] == 600
+    assert run_json(server, home, "endpoints", "get", "clip", "web")["name"] == "web"
+    assert [e["name"] for e in run_json(server, home, "endpoints", "list", "clip")] == ["web"]
+
+    assert server.post("/v2/models/clip.web/versions/2/infer",
+                       json=tensor([[1.0, 2.0]])).status_code == 200
+    status = run_json(server, home, "endpoints", "status", "clip", "web")
+    # Creating the endpoint started loading both targets; the pinned request made sure of 2.
+    assert [row["version"] for row in status] == [1, 2]
+    assert status[0]["state"] in ("loading", "ready") and status[1]["state"] == "ready"
+    assert status[1]["runtime"] == "linear"
+
+    updated = run_json(server, home, "endpoints", "update", "clip", "web", "--target", "m:2",
+                       "--runtime", "linear")
+    assert updated["targets"] == [{"model": "m", "version": 2, "weight": 1}]
+    assert updated["runtime"] == "linear"
+    deleted = run(server, home, "endpoints", "delete", "clip", "web")
+    assert deleted.returncode == 0 and "deleted endpoint web" in deleted.stdout
+    assert run(server, home, "endpoints", "get", "clip", "web").returncode == 1
+
+
+def test_bad_targets_and_options_are_refused_before_sending(server, home):
+    for target in ("m", "m:one", "m:1=heavy", ":1", "@live"):
+        result = run(server, home, "endpoints", "create", "clip", "x", "--target", target)
+        assert result.returncode == 2, (target, result.stdout, result.stderr)
+        assert "MODEL:VERSION or MODEL@ALIAS" in result.stderr
+    result = run(server, home, "endpoints", "create", "clip", "x", "--target", "m:1",
+                 "--runtime", "onnx")
+    assert result.returncode == 2
