@@ -16,7 +16,8 @@ import pytest
 from grpc_tools import protoc
 
 from conftest import REPO_ROOT, metric_value, parse_metrics, unique_name
-from serving_helpers import linear_artifact, logistic, register_version, tensor
+from serving_helpers import (linear_artifact, logistic, make_xgboost_models, register_version,
+                             tensor)
 
 PROTO_DIR = REPO_ROOT / "proto"
 COEFFICIENTS = [0.8, -1.25, 0.05, 2.0]
@@ -299,3 +300,30 @@ def test_grpc_speaks_tls_when_the_server_does(make_server, tls_files, pb):
                        pb[0].ServerLiveRequest())
         assert code == grpc.StatusCode.UNAVAILABLE
     server.stop_and_check()
+
+
+def test_xgboost_predictions_over_grpc_equal_xgboost_predict(server, pb, stub, world,
+                                                             tmp_path_factory):
+    """The acceptance check over gRPC: breast-cancer rows, raw FP32 contents, both runtimes."""
+    models = make_xgboost_models(tmp_path_factory.mktemp("grpc-xgboost"))
+    rows = np.load(models / "cancer.rows.npy")
+    expected = np.load(models / "cancer.expected.npy")
+    project = world["project"]
+    register_version(server, project, "cancer", (models / "cancer.ubj").read_bytes(), "xgboost",
+                     path="model.ubj")
+    for runtime in ("trees", "xgboost"):
+        created = server.post(f"/api/v1/projects/{project}/endpoints", json={
+            "name": f"cancer-{runtime}", "runtime": runtime,
+            "targets": [{"model": "cancer", "version": 1}]})
+        assert created.status_code == 201, created.text
+        messages = pb[0]
+        tensor_ = messages.ModelInferRequest.InferInputTensor(name="x", datatype="FP32",
+                                                              shape=list(rows.shape))
+        request = messages.ModelInferRequest(model_name=f"{project}.cancer-{runtime}",
+                                             inputs=[tensor_],
+                                             raw_input_contents=[rows.tobytes(order="C")])
+        response, code = call(stub.ModelInfer, request, world["keys"]["viewer"])
+        assert code == grpc.StatusCode.OK
+        assert response.model_version == "1"
+        got = np.frombuffer(response.raw_output_contents[0], dtype="<f4")
+        np.testing.assert_allclose(got, expected, atol=1e-6, rtol=0)
