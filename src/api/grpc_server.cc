@@ -83,18 +83,6 @@ bool IsSafeRequestId(std::string_view id) {
   return true;
 }
 
-std::string_view BearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "Bearer ";
-  if (authorization.size() <= kScheme.size()) return {};
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
-        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
-      return {};
-    }
-  }
-  return authorization.substr(kScheme.size());
-}
-
 // gRPC names peers "ipv4:127.0.0.1:5555" or "ipv6:[::1]:5555"; the HTTP server's form is
 // without the family prefix.
 std::string RemoteAddress(const grpc::ServerContext& context) {
@@ -276,7 +264,7 @@ grpc::Status GrpcServer::Impl::Run(Method method, grpc::ServerContext* context, 
 
 Result<ModelRef> GrpcServer::Impl::Admit(Call& call, std::string_view permission,
                                          std::string_view model_name) {
-  std::string_view token = BearerToken(ClientMetadata(call.context, "authorization"));
+  std::string_view token = security::BearerToken(ClientMetadata(call.context, "authorization"));
   if (token.empty()) {
     Audit(call, permission, model_name, ErrorCode::kUnauthenticated);
     return MakeError(ErrorCode::kUnauthenticated,

@@ -33,18 +33,6 @@ std::string_view ClientHost(std::string_view remote_address) {
   return remote_address.substr(0, remote_address.rfind(':'));
 }
 
-std::string_view BearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "Bearer ";
-  if (authorization.size() <= kScheme.size()) return {};
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
-        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
-      return {};
-    }
-  }
-  return authorization.substr(kScheme.size());
-}
-
 // Methods outside the standard set are labelled "other" so a hostile client cannot grow the
 // metric's cardinality.
 std::string_view MethodLabel(std::string_view method) {
@@ -110,7 +98,7 @@ std::optional<HttpResponse> RequestPipeline::TryHandleWithoutBlocking(HttpReques
   if (match.route == nullptr || !match.route->fast_handler) return std::nullopt;
   auto started = std::chrono::steady_clock::now();
   const Route& route = *match.route;
-  std::string_view token = BearerToken(request.Header("authorization"));
+  std::string_view token = security::BearerToken(request.Header("authorization"));
   if (token.empty()) return std::nullopt;
   auto principal = services_.authenticator.AuthenticateFromMemory(token);
   if (!principal) return std::nullopt;
@@ -142,7 +130,7 @@ std::optional<HttpResponse> RequestPipeline::TryHandleWithoutBlocking(HttpReques
 HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route) {
   HttpResponse allowed_response;
   if (route.permission == kPublicPermission) return allowed_response;
-  std::string_view token = BearerToken(request.Header("authorization"));
+  std::string_view token = security::BearerToken(request.Header("authorization"));
   if (token.empty()) {
     HttpResponse refused = HttpResponse::FromError(
         {ErrorCode::kUnauthenticated, "missing 'Authorization: Bearer <api key or token>' header"},

@@ -1,6 +1,7 @@
 #include "security/authenticator.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace falaj::security {
 namespace {
@@ -11,6 +12,18 @@ bool LooksLikeJwt(std::string_view credential) {
 }
 
 }  // namespace
+
+std::string_view BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() <= kScheme.size()) return {};
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
+      return {};
+    }
+  }
+  return authorization.substr(kScheme.size());
+}
 
 Result<std::unique_ptr<Authenticator>> Authenticator::Create(ApiKeyService& keys,
                                                              const OidcSettings* oidc,

@@ -26,6 +26,10 @@ struct OidcSettings {
   std::vector<std::string> admin_groups;
 };
 
+// The credential of an "Authorization: Bearer <credential>" value (scheme case-insensitive);
+// empty when the value has another scheme or no credential.
+std::string_view BearerToken(std::string_view authorization);
+
 class Authenticator {
  public:
   // Without OIDC settings, only API keys are accepted.

@@ -13,17 +13,10 @@
 #include <vector>
 
 #include "serving/model_runtime.h"
+#include "serving/xgboost_test_fixtures.h"
 
 namespace falaj::serving {
 namespace {
-
-std::string ReadFixture(const std::string& file) {
-  std::ifstream in(std::string(FALAJ_SOURCE_DIR) + "/tests/fixtures/xgboost/" + file,
-                   std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 void ExpectError(const Result<std::unique_ptr<LoadedModel>>& model, ErrorCode code,
                  const std::string& phrase) {
@@ -34,7 +27,7 @@ void ExpectError(const Result<std::unique_ptr<LoadedModel>>& model, ErrorCode co
 
 TEST(TreesRuntimeTest, VectorLeafModelsAreRefusedAndTheLibraryCannotReadThemEither) {
   for (const char* file : {"vector_leaf.json", "vector_leaf.ubj"}) {
-    const std::string artifact = ReadFixture(file);
+    const std::string artifact = ReadXGBoostFixture(file);
     ExpectError(LoadTreesModel(artifact), ErrorCode::kUnimplemented, "vector-leaf");
     // "auto" falls back to libxgboost 1.7, which has neither vector leaves nor per-target bases.
     ExpectError(LoadModel("xgboost", "auto", artifact), ErrorCode::kUnimplemented,
@@ -43,7 +36,7 @@ TEST(TreesRuntimeTest, VectorLeafModelsAreRefusedAndTheLibraryCannotReadThemEith
 }
 
 TEST(TreesRuntimeTest, DartWithPerClassBaseScoresIsRefusedByBothRuntimes) {
-  const std::string artifact = ReadFixture("dart_multiclass.ubj");
+  const std::string artifact = ReadXGBoostFixture("dart_multiclass.ubj");
   ExpectError(LoadTreesModel(artifact), ErrorCode::kUnimplemented,
               "DART models with a different base score per class");
   ExpectError(LoadModel("xgboost", "", artifact), ErrorCode::kUnimplemented,
@@ -51,7 +44,7 @@ TEST(TreesRuntimeTest, DartWithPerClassBaseScoresIsRefusedByBothRuntimes) {
 }
 
 std::string EditedLogistic(const std::function<void(nlohmann::json& learner)>& edit) {
-  auto document = nlohmann::json::parse(ReadFixture("binary_logistic.json"));
+  auto document = nlohmann::json::parse(ReadXGBoostFixture("binary_logistic.json"));
   edit(document["learner"]);
   return document.dump();
 }
@@ -76,7 +69,7 @@ TEST(TreesRuntimeTest, UnknownObjectivesAndInconsistentModelsAreRefused) {
 }
 
 TEST(TreesRuntimeTest, ChecksItsInputsAndPredictsMultiClassProbabilities) {
-  auto model = LoadModel("xgboost", "trees", ReadFixture("multi_softprob.ubj"));
+  auto model = LoadModel("xgboost", "trees", ReadXGBoostFixture("multi_softprob.ubj"));
   ASSERT_TRUE(model) << model.error().message;
   EXPECT_EQ((*model)->runtime(), "trees");
   ASSERT_EQ((*model)->num_features(), 8u);
@@ -99,7 +92,7 @@ TEST(TreesRuntimeTest, ChecksItsInputsAndPredictsMultiClassProbabilities) {
 }
 
 TEST(TreesRuntimeTest, AutoServesXGBoostModelsWithTrees) {
-  auto model = LoadModel("xgboost", "auto", ReadFixture("categorical.json"));
+  auto model = LoadModel("xgboost", "auto", ReadXGBoostFixture("categorical.json"));
   ASSERT_TRUE(model) << model.error().message;
   EXPECT_EQ((*model)->runtime(), "trees");
   ExpectError(LoadTreesModel("{\"learner\": {}}"), ErrorCode::kInvalidArgument,
@@ -107,7 +100,7 @@ TEST(TreesRuntimeTest, AutoServesXGBoostModelsWithTrees) {
 }
 
 TEST(TreesRuntimeTest, ConcurrentPredictionsAgree) {
-  auto model = LoadTreesModel(ReadFixture("binary_logistic.ubj"));
+  auto model = LoadTreesModel(ReadXGBoostFixture("binary_logistic.ubj"));
   ASSERT_TRUE(model);
   std::vector<float> features(300 * 8);
   for (size_t i = 0; i < features.size(); ++i) features[i] = static_cast<float>(i % 17) / 8 - 1;

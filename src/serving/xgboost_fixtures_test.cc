@@ -12,17 +12,10 @@
 #include <vector>
 
 #include "serving/model_runtime.h"
+#include "serving/xgboost_test_fixtures.h"
 
 namespace falaj::serving {
 namespace {
-
-std::string ReadFixture(const std::string& file) {
-  std::ifstream in(std::string(FALAJ_SOURCE_DIR) + "/tests/fixtures/xgboost/" + file,
-                   std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 struct Cases {
   size_t num_features = 0;
@@ -41,7 +34,7 @@ float Decode(const nlohmann::json& value) {
 }
 
 Cases ReadCases(const std::string& name) {
-  const auto document = nlohmann::json::parse(ReadFixture(name + ".cases.json"));
+  const auto document = nlohmann::json::parse(ReadXGBoostFixture(name + ".cases.json"));
   Cases cases;
   cases.num_features = document["num_features"].get<size_t>();
   cases.num_outputs = document["num_outputs"].get<size_t>();
@@ -94,7 +87,7 @@ TEST_P(XGBoostFixturesTest, BothRuntimesMatchXGBoostOnJsonAndUbj) {
   const Fixture fixture = GetParam();
   const Cases cases = ReadCases(fixture.name);
   for (const char* extension : {".json", ".ubj"}) {
-    const std::string artifact = ReadFixture(std::string(fixture.name) + extension);
+    const std::string artifact = ReadXGBoostFixture(std::string(fixture.name) + extension);
     for (const char* runtime : {"trees", "xgboost"}) {
       const std::string what = std::string(fixture.name) + extension + " with " + runtime;
       auto model = LoadModel("xgboost", runtime, artifact);

@@ -10,16 +10,10 @@
 #include <sstream>
 #include <string>
 
+#include "serving/xgboost_test_fixtures.h"
+
 namespace falaj::serving {
 namespace {
-
-std::string ReadFixture(const std::string& file) {
-  std::ifstream in(std::string(FALAJ_SOURCE_DIR) + "/tests/fixtures/xgboost/" + file,
-                   std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 void ExpectSameTrees(const XGBoostModel& a, const XGBoostModel& b) {
   ASSERT_EQ(a.trees.size(), b.trees.size());
@@ -40,8 +34,8 @@ void ExpectSameTrees(const XGBoostModel& a, const XGBoostModel& b) {
 TEST(XGBoostModelReaderTest, JsonAndUbjReadTheSameModel) {
   for (const char* name : {"binary_logistic", "multi_softprob", "dart", "categorical"}) {
     SCOPED_TRACE(name);
-    auto json = ReadXGBoostModel(ReadFixture(std::string(name) + ".json"));
-    auto ubj = ReadXGBoostModel(ReadFixture(std::string(name) + ".ubj"));
+    auto json = ReadXGBoostModel(ReadXGBoostFixture(std::string(name) + ".json"));
+    auto ubj = ReadXGBoostModel(ReadXGBoostFixture(std::string(name) + ".ubj"));
     ASSERT_TRUE(json) << json.error().message;
     ASSERT_TRUE(ubj) << ubj.error().message;
     EXPECT_EQ(json->version, (std::array<int64_t, 3>{3, 2, 0}));
@@ -54,27 +48,27 @@ TEST(XGBoostModelReaderTest, JsonAndUbjReadTheSameModel) {
     EXPECT_TRUE(json->base_score_is_vector);
     ExpectSameTrees(*json, *ubj);
   }
-  auto multi = ReadXGBoostModel(ReadFixture("multi_softprob.ubj"));
+  auto multi = ReadXGBoostModel(ReadXGBoostFixture("multi_softprob.ubj"));
   ASSERT_TRUE(multi);
   EXPECT_EQ(multi->num_class, 3u);
   EXPECT_EQ(multi->base_score.size(), 3u);
   EXPECT_EQ(multi->tree_groups[0], 0u);
   EXPECT_EQ(multi->tree_groups[1], 1u);
-  auto dart = ReadXGBoostModel(ReadFixture("dart.ubj"));
+  auto dart = ReadXGBoostModel(ReadXGBoostFixture("dart.ubj"));
   ASSERT_TRUE(dart);
   EXPECT_EQ(dart->booster, "dart");
   EXPECT_EQ(dart->tree_weights.size(), dart->trees.size());
-  auto categorical = ReadXGBoostModel(ReadFixture("categorical.json"));
+  auto categorical = ReadXGBoostModel(ReadXGBoostFixture("categorical.json"));
   ASSERT_TRUE(categorical);
   EXPECT_FALSE(categorical->trees[0].categorical_nodes.empty());
-  auto vector_leaf = ReadXGBoostModel(ReadFixture("vector_leaf.ubj"));
+  auto vector_leaf = ReadXGBoostModel(ReadXGBoostFixture("vector_leaf.ubj"));
   ASSERT_TRUE(vector_leaf) << vector_leaf.error().message;
   EXPECT_EQ(vector_leaf->leaf_vector_size, 2u);
   EXPECT_EQ(vector_leaf->num_target, 2u);
 }
 
 TEST(XGBoostModelReaderTest, ScalarBaseScoreOfOlderModels) {
-  auto document = nlohmann::json::parse(ReadFixture("binary_logistic.json"));
+  auto document = nlohmann::json::parse(ReadXGBoostFixture("binary_logistic.json"));
   document["learner"]["learner_model_param"]["base_score"] = "3E-1";
   document.erase("version");
   document["learner"]["learner_model_param"].erase("num_target");
@@ -87,7 +81,7 @@ TEST(XGBoostModelReaderTest, ScalarBaseScoreOfOlderModels) {
 }
 
 TEST(XGBoostModelReaderTest, BareNonFiniteNumbersAsXGBoostWritesThem) {
-  auto document = nlohmann::json::parse(ReadFixture("binary_logistic.json"));
+  auto document = nlohmann::json::parse(ReadXGBoostFixture("binary_logistic.json"));
   auto& tree = document["learner"]["gradient_booster"]["model"]["trees"][0];
   tree["split_conditions"][0] = "@1";
   tree["split_conditions"][1] = "@2";
@@ -113,7 +107,7 @@ void ExpectRefused(std::string_view artifact, const std::string& phrase,
 
 TEST(XGBoostModelReaderTest, EveryTruncationIsRefused) {
   for (const char* file : {"binary_hinge.ubj", "binary_hinge.json", "categorical.ubj"}) {
-    const std::string artifact = ReadFixture(file);
+    const std::string artifact = ReadXGBoostFixture(file);
     ASSERT_TRUE(ReadXGBoostModel(artifact)) << file;
     const size_t step = artifact.size() > 20000 ? 7 : 1;
     for (size_t length = 0; length < artifact.size(); length += step) {
@@ -125,7 +119,7 @@ TEST(XGBoostModelReaderTest, EveryTruncationIsRefused) {
 }
 
 TEST(XGBoostModelReaderTest, RandomCorruptionNeverCrashes) {
-  const std::string original = ReadFixture("categorical.ubj");
+  const std::string original = ReadXGBoostFixture("categorical.ubj");
   std::mt19937 random(3);
   for (int trial = 0; trial < 3000; ++trial) {
     std::string artifact = original;
@@ -169,7 +163,7 @@ TEST(XGBoostModelReaderTest, HostileJsonIsRefused) {
 
 // Edits the first tree (or the learner) of the binary:logistic fixture.
 std::string Edited(const std::function<void(nlohmann::json& learner)>& edit) {
-  auto document = nlohmann::json::parse(ReadFixture("binary_logistic.json"));
+  auto document = nlohmann::json::parse(ReadXGBoostFixture("binary_logistic.json"));
   edit(document["learner"]);
   return document.dump();
 }
@@ -225,7 +219,7 @@ TEST(XGBoostModelReaderTest, CorruptTreesAreRefusedNamingTheProblem) {
 
 TEST(XGBoostModelReaderTest, CorruptCategoriesAreRefused) {
   auto categorical = [](const std::function<void(nlohmann::json & tree)>& edit) {
-    auto document = nlohmann::json::parse(ReadFixture("categorical.json"));
+    auto document = nlohmann::json::parse(ReadXGBoostFixture("categorical.json"));
     edit(document["learner"]["gradient_booster"]["model"]["trees"][0]);
     return document.dump();
   };

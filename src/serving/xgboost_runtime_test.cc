@@ -14,19 +14,12 @@
 #include <vector>
 
 #include "serving/model_runtime.h"
+#include "serving/xgboost_test_fixtures.h"
 
 namespace falaj::serving {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-std::string ReadFixture(const std::string& file) {
-  std::ifstream in(std::string(FALAJ_SOURCE_DIR) + "/tests/fixtures/xgboost/" + file,
-                   std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 struct Data {
   size_t rows = 0;
@@ -208,10 +201,10 @@ TEST(XGBoostRuntimeTest, AutoFallsBackToTheLibraryForWhatTreesDoesNotServe) {
 TEST(XGBoostRuntimeTest, NewerModelsAreServedOrRefusedByName) {
   // XGBoost 3's single-valued vector base_score, which 1.7 alone would ignore, is set and
   // checked (the fixtures test compares the outputs); per-class ones cannot be and are refused.
-  auto binary = LoadXGBoostModel(ReadFixture("binary_logistic.ubj"));
+  auto binary = LoadXGBoostModel(ReadXGBoostFixture("binary_logistic.ubj"));
   ASSERT_TRUE(binary) << binary.error().message;
   EXPECT_EQ((*binary)->runtime(), "xgboost");
-  auto multi = LoadXGBoostModel(ReadFixture("multi_softprob.json"));
+  auto multi = LoadXGBoostModel(ReadXGBoostFixture("multi_softprob.json"));
   ASSERT_FALSE(multi);
   EXPECT_EQ(multi.error().code, ErrorCode::kUnimplemented);
   EXPECT_NE(multi.error().message.find("one base_score per output"), std::string::npos)
@@ -219,13 +212,13 @@ TEST(XGBoostRuntimeTest, NewerModelsAreServedOrRefusedByName) {
   EXPECT_NE(multi.error().message.find("3.2.0"), std::string::npos);
   // Vector-leaf trees: 1.7 cannot read them at all.
   for (const char* file : {"vector_leaf.json", "vector_leaf.ubj"}) {
-    auto vector_leaf = LoadXGBoostModel(ReadFixture(file));
+    auto vector_leaf = LoadXGBoostModel(ReadXGBoostFixture(file));
     ASSERT_FALSE(vector_leaf) << file;
     EXPECT_EQ(vector_leaf.error().code, ErrorCode::kUnimplemented);
     EXPECT_NE(vector_leaf.error().message.find("1.7"), std::string::npos)
         << vector_leaf.error().message;
   }
-  auto quantile = LoadXGBoostModel(ReadFixture("reg_quantileerror.json"));
+  auto quantile = LoadXGBoostModel(ReadXGBoostFixture("reg_quantileerror.json"));
   ASSERT_FALSE(quantile);
   EXPECT_NE(quantile.error().message.find("cannot read this model saved by XGBoost 3.2.0"),
             std::string::npos)
@@ -233,7 +226,7 @@ TEST(XGBoostRuntimeTest, NewerModelsAreServedOrRefusedByName) {
 }
 
 TEST(XGBoostRuntimeTest, HostileFilesNeverReachTheLibrary) {
-  auto document = nlohmann::json::parse(ReadFixture("binary_logistic.json"));
+  auto document = nlohmann::json::parse(ReadXGBoostFixture("binary_logistic.json"));
   document["learner"]["gradient_booster"]["model"]["trees"][3]["left_children"][0] = 1 << 30;
   auto model = LoadXGBoostModel(document.dump());
   ASSERT_FALSE(model);
@@ -243,7 +236,7 @@ TEST(XGBoostRuntimeTest, HostileFilesNeverReachTheLibrary) {
 }
 
 TEST(XGBoostRuntimeTest, ConcurrentPredictionsAgree) {
-  auto model = LoadXGBoostModel(ReadFixture("binary_logistic.ubj"));
+  auto model = LoadXGBoostModel(ReadXGBoostFixture("binary_logistic.ubj"));
   ASSERT_TRUE(model);
   const Data probe = MakeData(200, 8, 2, {}, 9);
   const auto expected = PredictAll(**model, probe.features);
@@ -265,7 +258,7 @@ TEST(XGBoostRuntimeTest, ConcurrentPredictionsAgree) {
 }
 
 TEST(XGBoostRuntimeTest, WrongSizesAreRefused) {
-  auto model = LoadXGBoostModel(ReadFixture("binary_logistic.ubj"));
+  auto model = LoadXGBoostModel(ReadXGBoostFixture("binary_logistic.ubj"));
   ASSERT_TRUE(model);
   EXPECT_EQ((*model)->num_features(), 8u);
   EXPECT_EQ((*model)->num_outputs(), 1u);
