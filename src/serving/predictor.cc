@@ -105,9 +105,11 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
                                                                        std::string_view name) {
   FALAJ_ASSIGN_OR_RETURN(auto endpoint, endpoints_.Find(project, name));
   auto route = std::make_shared<Route>();
+  const std::string route_key = CacheKey(project, name);
   auto add_target = [&](LoadSpec spec, int64_t weight) {
     std::string key = spec.Key();
-    route->targets.push_back({std::move(spec), std::move(key), weight});
+    std::string target_key = route_key + "\x1f" + std::to_string(route->targets.size());
+    route->targets.push_back({std::move(spec), std::move(key), weight, std::move(target_key)});
   };
   if (endpoint) {
     route->endpoint = true;
@@ -135,8 +137,15 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
   }
   route->at = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
-  routes_[CacheKey(project, name)] = route;
+  routes_[route_key] = route;
   return std::shared_ptr<const Route>(std::move(route));
+}
+
+Predictor::Resolution Predictor::Pinned(LoadSpec spec) {
+  Resolution resolution;
+  std::string key = spec.Key();
+  resolution.pinned = RouteTarget{std::move(spec), std::move(key), 1, ""};
+  return resolution;
 }
 
 std::optional<Result<Predictor::Resolution>> Predictor::Resolve(std::string_view project,
@@ -156,24 +165,20 @@ std::optional<Result<Predictor::Resolution>> Predictor::Resolve(std::string_view
         return std::unexpected(looked_up.error());
       }
       // A model without a servable default version can still be asked for a pinned one.
-      Resolution pinned;
-      pinned.spec.project = std::string(project);
-      pinned.spec.model = std::string(name);
-      pinned.spec.version = *version;
-      pinned.key = pinned.spec.Key();
-      return pinned;
+      LoadSpec spec;
+      spec.project = std::string(project);
+      spec.model = std::string(name);
+      spec.version = *version;
+      return Pinned(std::move(spec));
     }
     route = std::move(*looked_up);
   }
-  Resolution resolution;
-  resolution.request_timeout_ms = route->request_timeout_ms;
   if (version) {
     // A pinned version bypasses routing, and never hot-swaps to another version.
     if (!route->endpoint) {
-      resolution.spec = route->targets.front().spec;
-      resolution.spec.version = *version;
-      resolution.key = resolution.spec.Key();
-      return resolution;
+      LoadSpec spec = route->targets.front().spec;
+      spec.version = *version;
+      return Pinned(std::move(spec));
     }
     auto match =
         std::find_if(route->targets.begin(), route->targets.end(),
@@ -182,47 +187,46 @@ std::optional<Result<Predictor::Resolution>> Predictor::Resolve(std::string_view
       return MakeError(ErrorCode::kNotFound, "endpoint '{}' serves no version {}",
                        route->endpoint_name, *version);
     }
-    resolution.spec = match->spec;
-    resolution.key = match->key;
-    return resolution;
+    RouteTarget pinned = *match;
+    pinned.target_key.clear();
+    return Resolution{route, 0, std::move(pinned), route->request_timeout_ms};
   }
   size_t chosen = PickWeighted(route->targets);
-  resolution.spec = route->targets[chosen].spec;
-  resolution.key = route->targets[chosen].key;
-  resolution.target_key = key + "\x1f" + std::to_string(chosen);
-  return resolution;
+  return Resolution{route, chosen, std::nullopt, route->request_timeout_ms};
 }
 
 std::optional<Result<std::shared_ptr<ServedModel>>> Predictor::Acquire(const Resolution& resolution,
                                                                        Mode mode) {
-  const bool routed = !resolution.target_key.empty();
-  if (auto ready = models_.GetReady(resolution.key)) {
-    if (routed) {
-      std::lock_guard lock(mutex_);
-      serving_[resolution.target_key] = resolution.spec;
-    }
+  const RouteTarget& target = resolution.target();
+  const bool routed = !target.target_key.empty();
+  // Remembers which load served a routed target (only when it changes: the hot path writes
+  // nothing).
+  auto remember = [&] {
+    std::lock_guard lock(mutex_);
+    auto [found, inserted] = serving_.try_emplace(target.target_key, target.spec, target.key);
+    if (!inserted && found->second.second != target.key) found->second = {target.spec, target.key};
+  };
+  if (auto ready = models_.GetReady(target.key)) {
+    if (routed) remember();
     return ready;
   }
   // Hot swap: keep answering with the version that served this target until the new one is
   // ready.
-  std::optional<LoadSpec> previous;
+  std::optional<std::pair<LoadSpec, std::string>> previous;
   if (routed) {
     std::lock_guard lock(mutex_);
-    auto found = serving_.find(resolution.target_key);
+    auto found = serving_.find(target.target_key);
     if (found != serving_.end()) previous = found->second;
   }
-  if (previous && previous->Key() != resolution.spec.Key()) {
-    if (auto still_ready = models_.GetReady(*previous)) {
-      models_.LoadInBackground(resolution.spec);
+  if (previous && previous->second != target.key) {
+    if (auto still_ready = models_.GetReady(previous->second)) {
+      models_.LoadInBackground(target.spec);
       return still_ready;
     }
   }
   if (mode == Mode::kNeverBlock) return std::nullopt;
-  auto loaded = models_.Load(resolution.spec);
-  if (loaded && routed) {
-    std::lock_guard lock(mutex_);
-    serving_[resolution.target_key] = resolution.spec;
-  }
+  auto loaded = models_.Load(target.spec);
+  if (loaded && routed) remember();
   return loaded;
 }
 
@@ -272,7 +276,7 @@ std::optional<Result<InferResponse>> Predictor::TryInferWithoutBlocking(InferReq
 Result<ModelMetadata> Predictor::Metadata(std::string_view project, std::string_view name,
                                           std::optional<int64_t> version) {
   FALAJ_ASSIGN_OR_RETURN(auto resolution, *Resolve(project, name, version, Mode::kMayBlock));
-  const LoadSpec& spec = resolution.spec;
+  const LoadSpec& spec = resolution.target().spec;
   FALAJ_ASSIGN_OR_RETURN(auto described,
                          registry_.GetVersion(spec.project, spec.model, spec.version));
   ModelMetadata metadata;

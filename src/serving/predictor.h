@@ -46,28 +46,14 @@ class Predictor final : public InferenceService {
   Result<std::vector<LoadSpec>> TargetSpecs(std::string_view project, std::string_view endpoint);
 
  private:
-  struct Resolution {
-    LoadSpec spec;
-    std::string key;  // spec.Key()
-    // Identifies a routed target across version moves, for hot swap; empty for a pinned version.
-    std::string target_key;
-    int64_t request_timeout_ms = 0;
-  };
-  enum class Mode { kMayBlock, kNeverBlock };
-
-  // nullopt (only in kNeverBlock mode) when answering would need storage or a load.
-  std::optional<Result<Resolution>> Resolve(std::string_view project, std::string_view name,
-                                            std::optional<int64_t> version, Mode mode);
-  std::optional<Result<std::shared_ptr<ServedModel>>> Acquire(const Resolution& resolution,
-                                                              Mode mode);
-  std::optional<Result<InferResponse>> Run(InferRequest& request, Mode mode);
-
   // How a served name routes, remembered for kResolutionTtl: an endpoint's targets with their
   // resolved versions (load keys computed once), or a model's default version.
   struct RouteTarget {
     LoadSpec spec;
     std::string key;  // spec.Key()
     int64_t weight = 1;
+    // Identifies the target across version moves, for hot swap; empty for a pinned version.
+    std::string target_key;
   };
   struct Route {
     bool endpoint = false;
@@ -76,9 +62,28 @@ class Predictor final : public InferenceService {
     int64_t request_timeout_ms = 0;
     std::chrono::steady_clock::time_point at;
   };
+  // The target a request goes to: one of a remembered route's (no copies on the hot path), or a
+  // pinned version of a model.
+  struct Resolution {
+    std::shared_ptr<const Route> route;
+    size_t index = 0;
+    std::optional<RouteTarget> pinned;
+    int64_t request_timeout_ms = 0;
+    const RouteTarget& target() const { return pinned ? *pinned : route->targets[index]; }
+  };
+  enum class Mode { kMayBlock, kNeverBlock };
+
+  static Resolution Pinned(LoadSpec spec);
+  // nullopt (only in kNeverBlock mode) when answering would need storage or a load.
+  std::optional<Result<Resolution>> Resolve(std::string_view project, std::string_view name,
+                                            std::optional<int64_t> version, Mode mode);
+  std::optional<Result<std::shared_ptr<ServedModel>>> Acquire(const Resolution& resolution,
+                                                              Mode mode);
+  std::optional<Result<InferResponse>> Run(InferRequest& request, Mode mode);
+
   // The remembered route, or null when absent or stale. Guarded by mutex_.
   std::shared_ptr<const Route> RememberedRoute(const std::string& key);
-  // Reads the route from storage and remembers it (errors other than NOT_FOUND are not kept).
+  // Reads the route from storage and remembers it (errors are not remembered).
   Result<std::shared_ptr<const Route>> LookUpRoute(std::string_view project, std::string_view name);
   Result<int64_t> LookUpVersion(std::string_view project, std::string_view model,
                                 std::string_view alias);
@@ -88,8 +93,8 @@ class Predictor final : public InferenceService {
   ModelManager& models_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
-  // target_key → the spec that last served it, for hot swaps.
-  std::map<std::string, LoadSpec> serving_;
+  // target_key → the spec (and its key) that last served it, for hot swaps.
+  std::map<std::string, std::pair<LoadSpec, std::string>, std::less<>> serving_;
 };
 
 }  // namespace falaj::serving
