@@ -7,8 +7,8 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 namespace falaj::api {
 namespace {
@@ -20,6 +20,14 @@ using simdjson::dom::element_type;
 // Bodies up to this size are parsed by a parser kept per thread (and its buffers with it);
 // larger ones get a parser of their own, so one huge request does not pin its memory.
 constexpr size_t kReusedParserBytes = size_t{1} << 20;
+
+// At most `limit` bytes of `text`, never cutting a UTF-8 sequence in half.
+std::string TruncateUtf8(std::string text, size_t limit) {
+  if (text.size() <= limit) return text;
+  while (limit > 0 && (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80) --limit;
+  text.resize(limit);
+  return text;
+}
 
 Status Invalid(std::string message) {
   return std::unexpected(Error{ErrorCode::kInvalidArgument, std::move(message)});
@@ -165,7 +173,7 @@ Result<serving::InferInput> DecodeInput(const element& tensor, std::string_view&
   const auto& [name_field, shape_field, datatype_field, parameters, data] = fields;
   serving::InferInput input;
   FALAJ_ASSIGN_OR_RETURN(input.name, StringMember(name_field, "name"));
-  input.name = input.name.substr(0, 256);
+  input.name = TruncateUtf8(std::move(input.name), 256);
   FALAJ_ASSIGN_OR_RETURN(auto datatype, StringMember(datatype_field, "datatype"));
   auto type = serving::ParseDataType(datatype);
   if (!type) {
@@ -262,7 +270,7 @@ Result<DecodedInfer> DecodeHeader(const element& document, std::string_view bina
   DecodedInfer decoded;
   if (id) {
     FALAJ_ASSIGN_OR_RETURN(decoded.request.id, StringMember(id, "id"));
-    decoded.request.id = decoded.request.id.substr(0, 256);
+    decoded.request.id = TruncateUtf8(std::move(decoded.request.id), 256);
   }
   simdjson::dom::array list;
   if (!inputs || inputs->get_array().get(list) != simdjson::SUCCESS || list.size() == 0 ||
@@ -294,8 +302,24 @@ void AppendFloat(std::string& out, float value) {
   out.append(buffer, end);
 }
 
+// A JSON string. The texts written here (names, versions, request ids) came in as valid JSON
+// strings or are our own, so they are valid UTF-8; only quotes, backslashes and control
+// characters need escaping.
 void AppendString(std::string& out, std::string_view text) {
-  out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
 }
 
 }  // namespace

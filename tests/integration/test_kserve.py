@@ -142,3 +142,12 @@ def test_inference_is_counted_per_model_and_version(served):
     after = parse_metrics(served.metrics_text())
     assert metric_value(after, "falaj_inference_requests_total", **labels) == start + 1
     assert metric_value(after, "falaj_models_loaded") >= 1
+
+
+def test_request_ids_are_echoed_as_valid_json_even_when_hostile(served):
+    row = [[1.0, 2.0, 3.0, 4.0]]
+    for request_id in ('quote " backslash \\ newline \n tab \t', "ü" * 200, "x" * 1000):
+        response = infer(served, "scoring.churn", {**tensor(row), "id": request_id})
+        assert response.status_code == 200, response.text
+        echoed = response.json()["id"]  # parses: the answer is valid JSON and UTF-8
+        assert request_id.startswith(echoed) and len(echoed.encode()) <= 256
