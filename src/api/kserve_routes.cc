@@ -9,8 +9,6 @@
 namespace falaj::api {
 namespace {
 
-constexpr std::string_view kServerVersion = "0.1.0";
-
 HttpResponse ProtocolError(const Error& error) {
   return HttpResponse::Json(HttpStatusFor(error.code), {{"error", error.message}});
 }
@@ -127,7 +125,7 @@ Status AddKServeRoutes(Router& router, serving::InferenceService& inference) {
   FALAJ_RETURN_IF_ERROR(router.Add({"GET", "/v2", pub, Execution::kInline, false, [](HttpRequest&) {
                                       return HttpResponse::Json(
                                           200, {{"name", "falaj"},
-                                                {"version", kServerVersion},
+                                                {"version", FALAJ_VERSION},
                                                 {"extensions", {"binary_tensor_data"}}});
                                     }}));
   FALAJ_RETURN_IF_ERROR(
