@@ -170,6 +170,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->models = std::make_unique<serving::ModelManager>(*parts->registry, parts->metrics);
   parts->endpoints = std::make_unique<serving::EndpointStore>(*parts->metadata, *parts->registry);
   parts->projects->RegisterOwnershipCheck("endpoints", serving::EndpointStore::CountInProject);
+  parts->registry->RegisterVersionUsers(serving::EndpointStore::EndpointServing);
   parts->predictor =
       std::make_unique<serving::Predictor>(*parts->endpoints, *parts->registry, *parts->models);
   parts->projects->RegisterOwnershipCheck("transfer policies",

@@ -116,7 +116,13 @@ class ModelRegistry {
                                   int64_t version);
   Result<ModelVersion> SetStatus(std::string_view project, std::string_view model, int64_t version,
                                  std::string_view status);
-  // FAILED_PRECONDITION while an alias points at the version.
+  // Asked, inside DeleteVersion's transaction, who still uses a version: the name of a user
+  // (e.g. "endpoint 'scoring'") or nullopt. Register before serving; not thread-safe to add.
+  using VersionUsers = std::function<Result<std::optional<std::string>>(
+      storage::Transaction& tx, std::string_view project, std::string_view model, int64_t version)>;
+  void RegisterVersionUsers(VersionUsers users) { version_users_.push_back(std::move(users)); }
+
+  // FAILED_PRECONDITION while an alias points at the version or a registered user uses it.
   Status DeleteVersion(std::string_view project, std::string_view model, int64_t version);
 
   Status SetAlias(std::string_view project, std::string_view model, std::string_view alias,
@@ -141,6 +147,7 @@ class ModelRegistry {
   ArtifactStores artifacts_;
   const security::SigningKey& signing_key_;
   const Clock& clock_;
+  std::vector<VersionUsers> version_users_;
 };
 
 }  // namespace falaj::registry

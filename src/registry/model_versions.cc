@@ -256,6 +256,13 @@ Status ModelRegistry::DeleteVersion(std::string_view project, std::string_view m
                            "version {} is still aliased as '{}'; move the alias first", version,
                            loaded.aliases.front());
         }
+        for (const auto& users : version_users_) {
+          FALAJ_ASSIGN_OR_RETURN(auto user, users(tx, project, model, version));
+          if (user) {
+            return MakeError(ErrorCode::kFailedPrecondition,
+                             "version {} is still served by {}; change it first", version, *user);
+          }
+        }
         return tx.Run("DELETE FROM model_versions WHERE project = ? AND model = ? AND version = ?",
                       {std::string(project), std::string(model), version});
       });

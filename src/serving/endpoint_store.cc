@@ -128,6 +128,23 @@ Result<int64_t> EndpointStore::CountInProject(storage::Transaction& tx, std::str
   return rows.front().Int(0);
 }
 
+Result<std::optional<std::string>> EndpointStore::EndpointServing(storage::Transaction& tx,
+                                                                  std::string_view project,
+                                                                  std::string_view model,
+                                                                  int64_t version) {
+  FALAJ_ASSIGN_OR_RETURN(
+      auto rows, tx.Query(std::string(kColumns) + " WHERE project = ?", {std::string(project)}));
+  for (const auto& row : rows) {
+    Endpoint endpoint = EndpointFromRow(row);
+    for (const auto& target : endpoint.targets) {
+      if (target.model == model && target.version == version) {
+        return std::optional<std::string>("endpoint '" + endpoint.name + "'");
+      }
+    }
+  }
+  return std::optional<std::string>();
+}
+
 Status EndpointStore::Validate(const Endpoint& endpoint) {
   FALAJ_RETURN_IF_ERROR(registry::ValidateName("endpoint name", endpoint.name));
   if (endpoint.description.size() > kMaxDescriptionLength) {

@@ -55,6 +55,12 @@ class EndpointStore {
 
   static const storage::MigrationSet& Migrations();
   static Result<int64_t> CountInProject(storage::Transaction& tx, std::string_view project);
+  // The first endpoint (as "endpoint '<name>'") with a target pinned to the model version, for
+  // the registry's refusal to delete a version in use.
+  static Result<std::optional<std::string>> EndpointServing(storage::Transaction& tx,
+                                                            std::string_view project,
+                                                            std::string_view model,
+                                                            int64_t version);
 
   // Validates the settings and that every target's model exists and its version or alias
   // resolves. INVALID_ARGUMENT / NOT_FOUND / ALREADY_EXISTS.

@@ -218,17 +218,21 @@ def test_concurrent_creates_of_one_name_make_exactly_one_endpoint(served):
     assert sorted(codes) == [201] + [409] * 7
 
 
-def test_a_project_with_endpoints_cannot_be_deleted(served):
+def test_versions_and_projects_an_endpoint_serves_cannot_be_deleted(served):
     project = "owner"
     assert served.post("/api/v1/projects",
                        json={"name": project, "region": "uae-north"}).status_code == 201
     register_version(served, project, "m", linear_artifact(*V1), "linear")
     assert served.post(f"/api/v1/projects/{project}/endpoints", json={
         "name": "e", "targets": [{"model": "m", "version": 1}]}).status_code == 201
-    assert served.delete(f"/api/v1/projects/{project}/models/m/versions/1").status_code == 204
-    assert served.delete(f"/api/v1/projects/{project}/models/m").status_code == 204
+    # A version an endpoint serves cannot be deleted out from under it.
+    in_use = served.delete(f"/api/v1/projects/{project}/models/m/versions/1")
+    assert in_use.status_code == 409, in_use.text
+    assert "still served by endpoint 'e'" in in_use.json()["error"]["message"]
     refused = served.delete(f"/api/v1/projects/{project}")
     assert refused.status_code == 409, refused.text
-    assert "1 endpoints" in refused.json()["error"]["message"]
+    assert "still owns" in refused.json()["error"]["message"]
     assert served.delete(f"/api/v1/projects/{project}/endpoints/e").status_code == 204
+    assert served.delete(f"/api/v1/projects/{project}/models/m/versions/1").status_code == 204
+    assert served.delete(f"/api/v1/projects/{project}/models/m").status_code == 204
     assert served.delete(f"/api/v1/projects/{project}").status_code == 204
