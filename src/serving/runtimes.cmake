@@ -6,6 +6,7 @@ set(FALAJ_RUNTIME_SOURCES
     linear_runtime.cc
     xgboost_runtime.cc
     xgboost_model_reader.cc
+    ubjson_decoder.cc
     tree_ensemble.cc
     trees_runtime.cc)
 set(FALAJ_RUNTIME_DEPS xgboost)
