@@ -9,6 +9,7 @@
 
 #include "api/routes.h"
 #include "api/system_routes.h"
+#include "storage/kv_store.h"
 #include "storage/metadata_store.h"
 
 namespace falaj::api {
@@ -42,9 +43,42 @@ class OpenApiContractTest : public ::testing::Test {
     models_ = std::make_unique<serving::ModelManager>(*registry_, metrics_);
     endpoints_ = std::make_unique<serving::EndpointStore>(*store_, *registry_);
     predictor_ = std::make_unique<serving::Predictor>(*endpoints_, *registry_, *models_);
-    ASSERT_TRUE(AddAllRoutes(router_, {ready_, metrics_, *projects_, *authorizer_, *keys_,
-                                       *bindings_, *audit_, *residency_, *registry_, NoArtifacts(),
-                                       *models_, *endpoints_, *predictor_, std::string(32, 'k')}));
+    sources_ = std::make_unique<data::SourceStore>(*store_);
+    datasets_ = std::make_unique<data::DatasetStore>(
+        *store_, NoArtifacts(), [](std::string_view) -> Result<std::string> { return "x"; });
+    ingest_ = std::make_unique<data::IngestService>(*sources_, *datasets_);
+    auto kv = storage::OpenKvStore("rocksdb://" + (directory_ / "online").string());
+    ASSERT_TRUE(kv) << kv.error().message;
+    kv_ = std::move(*kv);
+    online_store_ = std::make_unique<features::OnlineStore>(*kv_);
+    feature_registry_ = std::make_unique<features::FeatureRegistry>(*store_, *sources_);
+    training_sets_ =
+        std::make_unique<features::TrainingSetBuilder>(*feature_registry_, *sources_, *datasets_);
+    materializer_ = std::make_unique<features::Materializer>(*store_, *feature_registry_, *sources_,
+                                                             *datasets_, *online_store_);
+    online_features_ =
+        std::make_unique<features::OnlineFeatures>(*feature_registry_, *online_store_);
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_,
+                                       metrics_,
+                                       *projects_,
+                                       *authorizer_,
+                                       *keys_,
+                                       *bindings_,
+                                       *audit_,
+                                       *residency_,
+                                       *registry_,
+                                       NoArtifacts(),
+                                       *models_,
+                                       *endpoints_,
+                                       *predictor_,
+                                       *sources_,
+                                       *datasets_,
+                                       *ingest_,
+                                       *feature_registry_,
+                                       *training_sets_,
+                                       *materializer_,
+                                       *online_features_,
+                                       std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -68,6 +102,15 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<serving::ModelManager> models_;
   std::unique_ptr<serving::EndpointStore> endpoints_;
   std::unique_ptr<serving::Predictor> predictor_;
+  std::unique_ptr<data::SourceStore> sources_;
+  std::unique_ptr<data::DatasetStore> datasets_;
+  std::unique_ptr<data::IngestService> ingest_;
+  std::unique_ptr<storage::KvStore> kv_;
+  std::unique_ptr<features::OnlineStore> online_store_;
+  std::unique_ptr<features::FeatureRegistry> feature_registry_;
+  std::unique_ptr<features::TrainingSetBuilder> training_sets_;
+  std::unique_ptr<features::Materializer> materializer_;
+  std::unique_ptr<features::OnlineFeatures> online_features_;
   Router router_;
 };
 

@@ -2,7 +2,9 @@
 
 #include "api/access_routes.h"
 #include "api/audit_routes.h"
+#include "api/data_routes.h"
 #include "api/endpoint_routes.h"
+#include "api/feature_routes.h"
 #include "api/kserve_routes.h"
 #include "api/project_routes.h"
 #include "api/registry_routes.h"
@@ -24,6 +26,12 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddEndpointRoutes(router, dependencies.endpoints, dependencies.predictor,
                                           dependencies.models));
   FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.predictor));
+  FALAJ_RETURN_IF_ERROR(
+      AddDataRoutes(router, {dependencies.sources, dependencies.datasets, dependencies.ingest,
+                             dependencies.projects, dependencies.residency}));
+  FALAJ_RETURN_IF_ERROR(
+      AddFeatureRoutes(router, {dependencies.feature_registry, dependencies.training_sets,
+                                dependencies.materializer, dependencies.online_features}));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

@@ -6,6 +6,13 @@
 
 #include "api/router.h"
 #include "common/metrics.h"
+#include "data/dataset_store.h"
+#include "data/ingest_service.h"
+#include "data/source_store.h"
+#include "features/feature_registry.h"
+#include "features/materializer.h"
+#include "features/online_features.h"
+#include "features/training_sets.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -33,6 +40,13 @@ struct RouteDependencies {
   serving::ModelManager& models;
   serving::EndpointStore& endpoints;
   serving::Predictor& predictor;
+  data::SourceStore& sources;
+  data::DatasetStore& datasets;
+  data::IngestService& ingest;
+  features::FeatureRegistry& feature_registry;
+  features::TrainingSetBuilder& training_sets;
+  features::Materializer& materializer;
+  features::OnlineFeatures& online_features;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
 };
 

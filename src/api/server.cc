@@ -18,6 +18,13 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "data/dataset_store.h"
+#include "data/ingest_service.h"
+#include "data/source_store.h"
+#include "features/feature_registry.h"
+#include "features/materializer.h"
+#include "features/online_features.h"
+#include "features/training_sets.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -33,6 +40,7 @@
 #include "serving/model_manager.h"
 #include "serving/predictor.h"
 #include "storage/blob_store.h"
+#include "storage/kv_store.h"
 #include "storage/metadata_store.h"
 
 namespace falaj::api {
@@ -54,6 +62,15 @@ struct Server::Parts {
   std::unique_ptr<serving::ModelManager> models;
   std::unique_ptr<serving::EndpointStore> endpoints;
   std::unique_ptr<serving::Predictor> predictor;
+  std::unique_ptr<data::SourceStore> sources;
+  std::unique_ptr<data::DatasetStore> datasets;
+  std::unique_ptr<data::IngestService> ingest;
+  std::unique_ptr<storage::KvStore> online_kv;
+  std::unique_ptr<features::OnlineStore> online_store;
+  std::unique_ptr<features::FeatureRegistry> feature_registry;
+  std::unique_ptr<features::TrainingSetBuilder> training_sets;
+  std::unique_ptr<features::Materializer> materializer;
+  std::unique_ptr<features::OnlineFeatures> online_features;
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
@@ -116,6 +133,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &security::RoleBindingService::Migrations(), &security::ResidencyService::Migrations(),
         &security::ProjectKeyring::Migrations(), &security::EncryptedBlobStore::Migrations(),
         &registry::ModelRegistry::Migrations(), &serving::EndpointStore::Migrations(),
+        &data::SourceStore::Migrations(), &data::DatasetStore::Migrations(),
+        &features::FeatureRegistry::Migrations(), &features::Materializer::Migrations(),
         &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
@@ -173,6 +192,32 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->registry->RegisterVersionUsers(serving::EndpointStore::EndpointServing);
   parts->predictor =
       std::make_unique<serving::Predictor>(*parts->endpoints, *parts->registry, *parts->models);
+  parts->sources = std::make_unique<data::SourceStore>(*parts->metadata);
+  parts->datasets = std::make_unique<data::DatasetStore>(
+      *parts->metadata, artifacts, [raw](std::string_view project) -> Result<std::string> {
+        FALAJ_ASSIGN_OR_RETURN(auto found, raw->projects->Get(project));
+        return found.region;
+      });
+  parts->ingest = std::make_unique<data::IngestService>(*parts->sources, *parts->datasets);
+  FALAJ_ASSIGN_OR_RETURN(parts->online_kv, storage::OpenKvStore(config.EffectiveOnlineUri()));
+  parts->online_store = std::make_unique<features::OnlineStore>(*parts->online_kv);
+  parts->feature_registry =
+      std::make_unique<features::FeatureRegistry>(*parts->metadata, *parts->sources);
+  parts->training_sets = std::make_unique<features::TrainingSetBuilder>(
+      *parts->feature_registry, *parts->sources, *parts->datasets);
+  parts->materializer = std::make_unique<features::Materializer>(
+      *parts->metadata, *parts->feature_registry, *parts->sources, *parts->datasets,
+      *parts->online_store);
+  parts->online_features =
+      std::make_unique<features::OnlineFeatures>(*parts->feature_registry, *parts->online_store);
+  parts->ingest->OnAccepted(
+      [raw](std::string_view project, std::string_view source, const arrow::Table& rows) {
+        return raw->materializer->OnIngested(project, source, rows);
+      });
+  parts->projects->RegisterOwnershipCheck("feature definitions",
+                                          features::FeatureRegistry::CountInProject);
+  parts->projects->RegisterOwnershipCheck("sources", data::SourceStore::CountInProject);
+  parts->projects->RegisterOwnershipCheck("datasets", data::DatasetStore::CountInProject);
   parts->projects->RegisterOwnershipCheck("transfer policies",
                                           security::ResidencyService::CountInProject);
   parts->projects->RegisterOwnershipCheck("member role bindings",
@@ -188,11 +233,28 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
     std::fflush(stdout);
   }
 
-  FALAJ_RETURN_IF_ERROR(AddAllRoutes(
-      parts->router, {parts->ready, parts->metrics, *parts->projects, *parts->authorizer,
-                      *parts->keys, *parts->bindings, *parts->audit, *parts->residency,
-                      *parts->registry, artifacts, *parts->models, *parts->endpoints,
-                      *parts->predictor, parts->keys_material.audit_signing->PublicKeyRaw()}));
+  FALAJ_RETURN_IF_ERROR(
+      AddAllRoutes(parts->router, {parts->ready,
+                                   parts->metrics,
+                                   *parts->projects,
+                                   *parts->authorizer,
+                                   *parts->keys,
+                                   *parts->bindings,
+                                   *parts->audit,
+                                   *parts->residency,
+                                   *parts->registry,
+                                   artifacts,
+                                   *parts->models,
+                                   *parts->endpoints,
+                                   *parts->predictor,
+                                   *parts->sources,
+                                   *parts->datasets,
+                                   *parts->ingest,
+                                   *parts->feature_registry,
+                                   *parts->training_sets,
+                                   *parts->materializer,
+                                   *parts->online_features,
+                                   parts->keys_material.audit_signing->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,

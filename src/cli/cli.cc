@@ -5,7 +5,9 @@
 
 #include "cli/audit_commands.h"
 #include "cli/command_table.h"
+#include "cli/data_commands.h"
 #include "cli/endpoint_commands.h"
+#include "cli/feature_commands.h"
 #include "cli/key_commands.h"
 #include "cli/member_commands.h"
 #include "cli/model_commands.h"
@@ -53,6 +55,8 @@ int Main(int argc, char** argv) {
   AddMemberCommands(app, table);
   AddModelCommands(app, table);
   AddEndpointCommands(app, table);
+  AddDataCommands(app, table);
+  AddFeatureCommands(app, table);
   AddAuditCommands(app, table);
   table.AddLocal(app.add_subcommand("version", "Print the version"), [] {
     std::printf("falaj %s\n", FALAJ_VERSION);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <filesystem>
 #include <variant>
 
 #include "common/logging.h"
@@ -62,6 +63,9 @@ const KeySpec kKeys[] = {
      [](Config& c) -> FieldRef { return &c.storage.metadata_uri; }},
     {"storage.blob_uri", "FALAJ_BLOB_URI", "Blob store URI; empty means file://<data_dir>/blobs.",
      true, [](Config& c) -> FieldRef { return &c.storage.blob_uri; }},
+    {"storage.online_uri", "FALAJ_ONLINE_URI",
+     "Online feature store URI; empty means rocksdb://<data_dir>/online.", true,
+     [](Config& c) -> FieldRef { return &c.storage.online_uri; }},
     {"storage.region", "FALAJ_STORAGE_REGION",
      "Region where this deployment stores data; projects of other regions are refused.", false,
      [](Config& c) -> FieldRef { return &c.storage.region; }},
@@ -235,6 +239,12 @@ std::string Config::EffectiveMetadataUri() const {
 
 std::string Config::EffectiveBlobUri() const {
   return storage.blob_uri.empty() ? "file://" + storage.data_dir + "/blobs" : storage.blob_uri;
+}
+
+std::string Config::EffectiveOnlineUri() const {
+  if (!storage.online_uri.empty()) return storage.online_uri;
+  // RocksDB URIs name an absolute directory.
+  return "rocksdb://" + (std::filesystem::absolute(storage.data_dir) / "online").string();
 }
 
 Result<Config> LoadConfig(const ConfigSources& sources) {

@@ -42,6 +42,7 @@ struct StorageConfig {
   std::string data_dir = "./data";
   std::string metadata_uri;  // empty: sqlite://<data_dir>/falaj.db
   std::string blob_uri;      // empty: file://<data_dir>/blobs
+  std::string online_uri;    // empty: rocksdb://<data_dir>/online
   std::string region;        // where the metadata and blobs are stored; empty: undeclared
 };
 
@@ -84,6 +85,7 @@ struct Config {
   // The metadata and blob URIs with the data-dir defaults filled in.
   std::string EffectiveMetadataUri() const;
   std::string EffectiveBlobUri() const;
+  std::string EffectiveOnlineUri() const;
 };
 
 // Where a configuration comes from, in the order they apply.

@@ -32,8 +32,7 @@
 namespace falaj::registry {
 
 // A project's artifact store (encrypted under the project's key in production).
-using ArtifactStores =
-    std::function<Result<std::unique_ptr<storage::BlobStore>>(std::string_view project)>;
+using ArtifactStores = storage::ProjectBlobStores;
 
 struct Model {
   std::string project;

@@ -6,12 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "common/resource_names.h"
 #include "common/result.h"
 
 namespace falaj::registry {
 
-// 1–128 characters of [A-Za-z0-9._-], not starting with '.' or '-'. `what` names the field.
-Status ValidateName(std::string_view what, std::string_view name);
+using falaj::ValidateName;
 // At most 64 tags, keys as names, values at most 256 bytes.
 Status ValidateTags(const std::map<std::string, std::string>& tags);
 // A relative path of names separated by '/', no "." or ".." segments, at most 256 bytes.

@@ -53,6 +53,11 @@ class BlobStore {
   Result<std::string> Get(std::string_view digest);
 };
 
+// A project's blob store (encrypted under the project's key and bound to its region in a
+// server), for model artifacts and datasets alike.
+using ProjectBlobStores =
+    std::function<Result<std::unique_ptr<BlobStore>>(std::string_view project)>;
+
 using BlobStoreFactory = std::function<Result<std::unique_ptr<BlobStore>>(std::string_view uri)>;
 
 // Registers a backend for a URI scheme ("file"). Registering a scheme twice aborts.

@@ -68,7 +68,9 @@ def concrete_path(route_path: str, world: dict) -> str:
             .replace("{subject}", "user:matrix").replace("{region}", "eu-west")
             .replace("{model}", "matrix-model").replace("{version}", "1")
             .replace("{path}", "model.json").replace("{alias}", "champion")
-            .replace("{endpoint}", "matrix-endpoint"))
+            .replace("{endpoint}", "matrix-endpoint").replace("{source}", "matrix-source")
+            .replace("{dataset}", "matrix-dataset").replace("{kind}", "entity")
+            .replace("{name}", "matrix-entity"))
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX["routes"]))
