@@ -12,6 +12,11 @@ slower than DuckDB's ASOF JOIN on the same files, and identical rows. This scrip
   4. checks that our rows and DuckDB's are identical (both sorted by entity_row_id) and prints the
      times, the ratios and the peak RSS measured in this run.
 
+"Join alone" is, for us, the first PointInTimeJoin call in a fresh process (it pays for faulting
+in fresh memory, as a one-off job would; later calls reuse Arrow's pool and are shown as "best
+of N"), and for DuckDB a CREATE TABLE AS over tables already loaded into memory. CPU seconds are
+printed beside wall times: the machine may be shared, and CPU time does not count the others.
+
 DuckDB's ASOF JOIN takes, per entity row, the feature row with the same key and the greatest
 ts <= entity ts, but leaves ties on ts unspecified. The query therefore first keeps one row per
 (key, ts) with QUALIFY row_number() OVER (PARTITION BY key, ts ORDER BY created DESC NULLS LAST,
@@ -20,7 +25,8 @@ row's ts (the ASOF match is the latest row at or before the entity ts; if it is 
 TTL, so is every other candidate, hence null).
 
   .venv/bin/python bench/pit_join_peers.py --pit-join BUILD/bench/pit_join [--entities N]
-      [--features M] [--threads T] [--dir DIR]
+      [--features M] [--threads T] [--repeat R] [--dir DIR]
+Files go to DIR (default /tmp/pit_join_bench_<N>x<M>) and are reused on later runs.
 """
 
 import argparse
@@ -67,7 +73,8 @@ def generate(directory, entities, features, keys, seed):
     })
     pq.write_table(table, directory / "entities.parquet", compression="snappy")
     for name, columns, granularity, has_created, _ in VIEWS:
-        ts = T0 - SPAN_US // 4 + rng.integers(0, (SPAN_US * 5 // 4) // granularity, features) * granularity
+        slots = rng.integers(0, (SPAN_US * 5 // 4) // granularity, features)
+        ts = T0 - SPAN_US // 4 + slots * granularity
         data = {
             "key": with_nulls(rng, rng.integers(0, keys, features)),
             "event_timestamp": timestamps(rng, ts),
@@ -85,7 +92,8 @@ def generate(directory, entities, features, keys, seed):
 
 def run_ours(binary, directory, threads, repeat):
     command = [binary, "--entities", str(directory / "entities.parquet"), "--entity-ts",
-               "event_timestamp", "--out", str(directory / "ours.parquet"), "--threads", str(threads),
+               "event_timestamp", "--out", str(directory / "ours.parquet"),
+               "--threads", str(threads),
                "--repeat", str(repeat), "--full-names"]
     for name, _, _, has_created, ttl in VIEWS:
         spec = f"{name}={directory / (name + '.parquet')},keys=key,ts=event_timestamp"
@@ -105,8 +113,8 @@ def duckdb_query(source, tie_break=True):
     for name, columns, _, has_created, ttl in VIEWS:
         features = ", ".join(column for column, _ in columns)
         order = "created DESC NULLS LAST, rn DESC" if has_created else "rn DESC"
-        qualify = (f" QUALIFY row_number() OVER (PARTITION BY key, event_timestamp ORDER BY {order}) = 1"
-                   if tie_break else "")
+        qualify = (" QUALIFY row_number() OVER (PARTITION BY key, event_timestamp"
+                   f" ORDER BY {order}) = 1" if tie_break else "")
         ctes.append(
             f"{name} AS (SELECT key, event_timestamp AS ts, {features} FROM {source(name)} "
             f"WHERE key IS NOT NULL AND event_timestamp IS NOT NULL{qualify})")
@@ -116,7 +124,8 @@ def duckdb_query(source, tie_break=True):
                 value = (f"CASE WHEN {name}.ts >= e.event_timestamp - to_microseconds({ttl}) "
                          f"THEN {value} END")
             selects.append(f"{value} AS {name}__{column}")
-        joins.append(f"ASOF LEFT JOIN {name} ON e.key = {name}.key AND e.event_timestamp >= {name}.ts")
+        joins.append(f"ASOF LEFT JOIN {name} ON e.key = {name}.key"
+                     f" AND e.event_timestamp >= {name}.ts")
     return (f"WITH {', '.join(ctes)} SELECT e.*, {', '.join(selects)} FROM {source('entities')} e "
             + " ".join(joins))
 
@@ -143,7 +152,8 @@ def duckdb_child(directory, threads, mode):
     result = {"mode": mode, "threads": threads}
     start, cpu = time.perf_counter(), cpu_seconds()
     if mode == "e2e":
-        con.execute(f"COPY ({duckdb_query(parquet)}) TO '{out}' (FORMAT parquet, COMPRESSION snappy)")
+        query = duckdb_query(parquet)
+        con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION snappy)")
         result["read_join_write_s"] = time.perf_counter() - start
         result["total_cpu_s"] = cpu_seconds() - cpu
     else:
@@ -194,8 +204,9 @@ def compare(directory):
         both_null = (pc.is_null(a).to_numpy(zero_copy_only=False)
                      & pc.is_null(b).to_numpy(zero_copy_only=False))
         differing |= ~(same | both_null)
-    matched = {name: int(ours[f"{name}__{columns[0][0]}"].null_count) for name, columns, *_ in VIEWS}
-    return int(differing.sum()), ours.num_rows, matched
+    unmatched = {name: int(ours[f"{name}__{columns[0][0]}"].null_count)
+                 for name, columns, *_ in VIEWS}
+    return int(differing.sum()), ours.num_rows, unmatched
 
 
 def main():
@@ -205,9 +216,10 @@ def main():
     parser.add_argument("--features", type=int, default=10_000_000, help="rows per feature view")
     parser.add_argument("--keys", type=int, default=0, help="distinct keys (default entities / 10)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of our join alone; best is kept")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="calls of our join in one process; the first and the best are shown")
     parser.add_argument("--seed", type=int, default=20240611)
-    parser.add_argument("--dir", help="where the Parquet files go (default: a build-local folder)")
+    parser.add_argument("--dir", help="for the Parquet files (default /tmp/pit_join_bench_NxM)")
     parser.add_argument("--duckdb-child", choices=["e2e", "inmem"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.duckdb_child:
@@ -229,16 +241,17 @@ def main():
     ours = run_ours(args.pit_join, directory, args.threads, args.repeat)
     e2e = run_duckdb(directory, args.threads, "e2e")
     inmem = run_duckdb(directory, args.threads, "inmem")
-    differing, rows, null_rows = compare(directory)
+    differing, rows, unmatched = compare(directory)
 
     print(f"point-in-time join, {args.entities:,} entity rows x {args.features:,} feature rows x "
           f"{len(VIEWS)} views, {args.threads} threads (pyarrow {pa.__version__}, duckdb "
           f"{duckdb_version()}); load average before: {load_before}")
     print(f"  rows identical to DuckDB: {rows - differing:,} of {rows:,} ({differing} differ);"
-          f" entity rows without a match per view: {null_rows}")
+          f" entity rows without a match per view: {unmatched}")
     ratio = ours["first_join_s"] / inmem["join_s"]
     print(f"  join alone       ours {ours['first_join_s']:7.3f} s (best of {args.repeat}:"
-          f" {ours['join_s']:.3f} s, CPU {ours['join_cpu_s']:.3f} s)   DuckDB {inmem['join_s']:7.3f} s"
+          f" {ours['join_s']:.3f} s, CPU {ours['join_cpu_s']:.3f} s)"
+          f"   DuckDB {inmem['join_s']:7.3f} s"
           f" (CPU {inmem['join_cpu_s']:.3f} s)   ours/DuckDB {ratio:.2f}")
     print(f"    DuckDB's bare ASOF JOIN, without the tie-break dedupe (so not identical on ties):"
           f" {inmem['raw_asof_join_s']:.3f} s (CPU {inmem['raw_asof_join_cpu_s']:.3f} s)")
@@ -250,7 +263,8 @@ def main():
           f" write {ours['write_s']:.3f} s; process CPU {ours['total_cpu_s']:.1f} s (with"
           f" {args.repeat - 1} extra joins); DuckDB CPU {e2e['total_cpu_s']:.1f} s")
     print(f"  peak RSS         ours {ours['peak_rss_mb']:7.0f} MB"
-          f"   DuckDB end to end {e2e['peak_rss_mb']:.0f} MB (in-memory run {inmem['peak_rss_mb']:.0f} MB)")
+          f"   DuckDB end to end {e2e['peak_rss_mb']:.0f} MB"
+          f" (in-memory run {inmem['peak_rss_mb']:.0f} MB)")
     print(json.dumps({"ours": ours, "duckdb_e2e": e2e, "duckdb_inmem": inmem,
                       "differing_rows": differing}))
     return 1 if differing else 0

@@ -32,7 +32,6 @@
 #include <span>
 #include <string_view>
 #include <thread>
-#include <tuple>
 #include <utility>
 
 namespace falaj::features {
@@ -638,40 +637,16 @@ void Partition(const EntitySide& e, FeatureSide* f) {
   f->partitions = std::max<size_t>(1, (keys + (size_t{1} << f->shift) - 1) >> f->shift);
 }
 
-// Per entity row, the row of `view` to take, or -1.
-Result<std::vector<int64_t>> MatchRows(const arrow::Table& entities, const std::string& entity_ts,
-                                       const FeatureViewData& view, WorkerPool& pool) {
-  FeatureSide f;
-  f.ts_name = view.event_timestamp_column;
-  f.where = fmt::format("feature view '{}'", view.name);
-  const int64_t rows = view.table->num_rows();
-  if (rows >= std::numeric_limits<uint32_t>::max()) {  // FeatureRow::row is 32 bits
-    return MakeError(ErrorCode::kResourceExhausted, "{} has 2^32 - 1 rows or more", f.where);
-  }
-  FALAJ_ASSIGN_OR_RETURN(auto ets, Column(entities, entity_ts, "the entity table"));
-  FALAJ_ASSIGN_OR_RETURN(auto fts, Column(*view.table, f.ts_name, f.where));
-  FALAJ_ASSIGN_OR_RETURN(int64_t e_tps, TicksPerSecond(*ets, entity_ts, "the entity table"));
-  FALAJ_ASSIGN_OR_RETURN(int64_t f_tps, TicksPerSecond(*fts, f.ts_name, f.where));
-  const int64_t tps = std::max(e_tps, f_tps);  // units are powers of 1000: the finer divides
-  f.factor = tps / f_tps;
-  // Ticks are integers, so e - f <= ttl exactly when e - f <= floor(ttl in ticks).
-  const uint64_t max_age = view.ttl.count() == 0 ? std::numeric_limits<uint64_t>::max()
-                                                 : view.ttl.count() / (kNanosPerSecond / tps);
+// Feature rows bucketed by partition: partition p holds rows[starts[p], starts[p + 1]).
+struct Partitioned {
+  Scratch<FeatureRow> rows;
+  std::vector<size_t> starts;
+};
 
-  EntitySide e;
-  FALAJ_RETURN_IF_ERROR(BuildEntitySide(entities, view.join_keys, entity_ts, tps / e_tps, &e));
-  for (const auto& key : view.join_keys)
-    f.columns.push_back(view.table->GetColumnByName(key).get());
-  f.columns.push_back(fts.get());
-  if (!view.created_timestamp_column.empty()) {
-    f.columns.push_back(view.table->GetColumnByName(view.created_timestamp_column).get());
-  }
-  f.num_keys = view.join_keys.size();
-  f.has_created = !view.created_timestamp_column.empty();
-  Partition(e, &f);
-
-  // Pass 1: key ids and per-chunk partition counts; pass 2: scatter, each chunk from its own
-  // write positions, so both run in parallel and rows stay in table order within a partition.
+// Two parallel passes over row chunks: key ids and per-chunk partition counts, then a scatter in
+// which each chunk writes from its own positions, so rows keep table order within a partition.
+Result<Partitioned> PartitionFeatures(const FeatureSide& f, int64_t rows, const KeyIds& key_ids,
+                                      WorkerPool& pool) {
   const int64_t chunk_rows =
       std::max<int64_t>(kMinRowsPerChunk, (rows + 4 * pool.size() + 3) / (4 * (pool.size() + 1)));
   const size_t chunks = std::max<int64_t>(1, (rows + chunk_rows - 1) / chunk_rows);
@@ -680,36 +655,80 @@ Result<std::vector<int64_t>> MatchRows(const arrow::Table& entities, const std::
   std::vector<size_t> counts(chunks * parts, 0);
   FALAJ_RETURN_IF_ERROR(ParallelFor(pool, chunks, [&](size_t c) -> Status {
     const int64_t lo = c * chunk_rows, hi = std::min(rows, lo + chunk_rows);
-    return FeatureIds(f, lo, hi, *e.ids, ids.data(), &counts[c * parts]);
+    return FeatureIds(f, lo, hi, key_ids, ids.data(), &counts[c * parts]);
   }));
-  std::vector<size_t> starts(parts + 1, 0);  // partition p: rows [starts[p], starts[p + 1])
+  Partitioned out;
+  out.starts.assign(parts + 1, 0);
   size_t total = 0;
   for (size_t p = 0; p < parts; ++p) {
-    starts[p] = total;
+    out.starts[p] = total;
     for (size_t c = 0; c < chunks; ++c) {  // counts become each chunk's write positions
       const size_t n = counts[c * parts + p];
       counts[c * parts + p] = total;
       total += n;
     }
   }
-  starts[parts] = total;
-  FALAJ_ASSIGN_OR_RETURN(auto sorted, Scratch<FeatureRow>::Make(total));
+  out.starts[parts] = total;
+  FALAJ_ASSIGN_OR_RETURN(out.rows, Scratch<FeatureRow>::Make(total));
   FALAJ_RETURN_IF_ERROR(ParallelFor(pool, chunks, [&](size_t c) -> Status {
     const int64_t lo = c * chunk_rows, hi = std::min(rows, lo + chunk_rows);
-    return ScatterFeatures(f, lo, hi, ids.data(), &counts[c * parts], sorted.data());
+    return ScatterFeatures(f, lo, hi, ids.data(), &counts[c * parts], out.rows.data());
   }));
+  return out;
+}
+
+// The view's columns that matching reads; the time-unit factor is set by the caller.
+FeatureSide DescribeFeatures(const FeatureViewData& view, const EntitySide& e) {
+  FeatureSide f;
+  f.ts_name = view.event_timestamp_column;
+  f.where = fmt::format("feature view '{}'", view.name);
+  for (const auto& key : view.join_keys) {
+    f.columns.push_back(view.table->GetColumnByName(key).get());
+  }
+  f.columns.push_back(view.table->GetColumnByName(f.ts_name).get());
+  f.has_created = !view.created_timestamp_column.empty();
+  if (f.has_created) {
+    f.columns.push_back(view.table->GetColumnByName(view.created_timestamp_column).get());
+  }
+  f.num_keys = view.join_keys.size();
+  Partition(e, &f);
+  return f;
+}
+
+// Per entity row, the row of `view` to take, or -1.
+Result<std::vector<int64_t>> MatchRows(const arrow::Table& entities, const std::string& entity_ts,
+                                       const FeatureViewData& view, WorkerPool& pool) {
+  const std::string where = fmt::format("feature view '{}'", view.name);
+  const int64_t rows = view.table->num_rows();
+  if (rows >= std::numeric_limits<uint32_t>::max()) {  // FeatureRow::row is 32 bits
+    return MakeError(ErrorCode::kResourceExhausted, "{} has 2^32 - 1 rows or more", where);
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto ets, Column(entities, entity_ts, "the entity table"));
+  FALAJ_ASSIGN_OR_RETURN(auto fts, Column(*view.table, view.event_timestamp_column, where));
+  FALAJ_ASSIGN_OR_RETURN(int64_t e_tps, TicksPerSecond(*ets, entity_ts, "the entity table"));
+  FALAJ_ASSIGN_OR_RETURN(int64_t f_tps, TicksPerSecond(*fts, view.event_timestamp_column, where));
+  const int64_t tps = std::max(e_tps, f_tps);  // units are powers of 1000: the finer divides
+  // Ticks are integers, so e - f <= ttl exactly when e - f <= floor(ttl in ticks).
+  const uint64_t max_age = view.ttl.count() == 0 ? std::numeric_limits<uint64_t>::max()
+                                                 : view.ttl.count() / (kNanosPerSecond / tps);
+
+  EntitySide e;
+  FALAJ_RETURN_IF_ERROR(BuildEntitySide(entities, view.join_keys, entity_ts, tps / e_tps, &e));
+  FeatureSide f = DescribeFeatures(view, e);
+  f.factor = tps / f_tps;
+  FALAJ_ASSIGN_OR_RETURN(Partitioned features, PartitionFeatures(f, rows, *e.ids, pool));
 
   std::optional<CreatedTs> created;
   if (f.has_created) created.emplace(*f.columns.back());
   std::vector<int64_t> picks(entities.num_rows(), -1);
   const size_t keys = e.offsets.size() - 1;
-  const auto groups = SplitByWork(starts, 4 * (pool.size() + 1));
+  const auto groups = SplitByWork(features.starts, 4 * (pool.size() + 1));
   FALAJ_RETURN_IF_ERROR(ParallelFor(pool, groups.size() - 1, [&](size_t g) -> Status {
     std::vector<const FeatureRow*> landed;
     for (size_t p = groups[g]; p < groups[g + 1]; ++p) {
-      const std::span<const FeatureRow> features(sorted.data() + starts[p],
-                                                 starts[p + 1] - starts[p]);
-      MergePartition(e, features, p << f.shift, std::min(keys, (p + 1) << f.shift), max_age,
+      const std::span<const FeatureRow> rows_of_p(features.rows.data() + features.starts[p],
+                                                  features.starts[p + 1] - features.starts[p]);
+      MergePartition(e, rows_of_p, p << f.shift, std::min(keys, (p + 1) << f.shift), max_age,
                      created ? &*created : nullptr, &landed, &picks);
     }
     return Ok();

@@ -71,7 +71,7 @@ struct PointInTimeJoinOptions {
 //
 // Cost for a view of F rows joined to E entity rows with K distinct keys, e and f rows per key:
 // O(E + F + K) to map keys to dense ids (one hash per row for string, multi-column or sparse
-// integer keys; none for an integer key whose range is at most 2E) and to bucket both sides,
+// integer keys; none for one integer key whose range is at most max(2E, 4096)) and to bucket,
 // O(sum of e log e) to sort entity rows by time within each key, O(sum of f log e) to merge the
 // feature rows (never sorted within a key), and one Arrow Take of E indices per feature column.
 // Scratch memory per view in flight: about 20 bytes per feature row, and per entity row about 40

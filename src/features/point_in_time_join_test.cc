@@ -437,75 +437,86 @@ std::optional<T> Maybe(std::mt19937_64& rng, double null_share, T value) {
                                                                   : std::optional<T>(value);
 }
 
+// Random join keys (int64 and string) and ms timestamps, 3% null each.
+struct RandomKeys {
+  Column<int64_t> ints;
+  Column<std::string> strs;
+  Column<int64_t> ts;
+};
+
+RandomKeys MakeKeys(const RandomCase& c, int rows, std::mt19937_64& rng) {
+  RandomKeys keys;
+  for (int i = 0; i < rows; ++i) {
+    const int64_t value = static_cast<int64_t>(rng() % c.keys);
+    keys.ints.push_back(Maybe<int64_t>(rng, 0.03, value * c.int_key_scale));
+    keys.strs.push_back(Maybe<std::string>(rng, 0.03, "k" + std::to_string(rng() % c.keys)));
+    keys.ts.push_back(Maybe<int64_t>(rng, 0.03, static_cast<int64_t>(rng() % c.ts_range_ms)));
+  }
+  return keys;
+}
+
+// The plain side of `keys` for a view joining on the int key, the string key or both.
+PlainSide Plain(const RandomKeys& keys, bool use_int, bool use_str) {
+  PlainSide plain;
+  for (size_t i = 0; i < keys.ts.size(); ++i) {
+    const bool null = (use_int && !keys.ints[i]) || (use_str && !keys.strs[i]);
+    plain.key.push_back(null ? std::optional<std::string>()
+                             : (use_int ? std::to_string(*keys.ints[i]) : "") + "|" +
+                                   (use_str ? *keys.strs[i] : ""));
+  }
+  plain.ts = keys.ts;
+  plain.created.assign(keys.ts.size(), kNull);
+  return plain;
+}
+
+// View v of RandomTables, and its plain side.
+FeatureViewData MakeView(const RandomCase& c, size_t v, std::mt19937_64& rng, PlainSide* plain) {
+  const bool use_int = v != 1, use_str = v != 0, with_created = v != 1;
+  const RandomKeys keys = MakeKeys(c, c.feature_rows, rng);
+  Column<int64_t> created, tags;
+  Column<double> scores;
+  for (int i = 0; i < c.feature_rows; ++i) {
+    created.push_back(Maybe<int64_t>(rng, 0.1, static_cast<int64_t>(rng() % 4)));
+    tags.push_back(i);
+    scores.push_back(Maybe<double>(rng, 0.2, static_cast<double>(rng() % 1000) / 8));
+  }
+  std::vector<NamedArray> columns = {{"event_timestamp", Timestamps(keys.ts, c.view_ts)},
+                                     {"tag", Ints(tags)},
+                                     {"score", Doubles(scores)},
+                                     {"label", Strings(keys.strs)}};
+  if (use_int) columns.push_back({"k_int", Ints(keys.ints)});
+  if (use_str) columns.push_back({"k_str", Strings(keys.strs, /*large=*/v == 1)});
+  const auto micros_utc = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+  if (with_created) columns.push_back({"created", Ints(created, micros_utc)});
+  FeatureViewData view;
+  view.name = "v" + std::to_string(v);
+  view.table = Rechunk(MakeTable(columns), rng);
+  view.join_keys = use_int && use_str ? std::vector<std::string>{"k_str", "k_int"}
+                   : use_int          ? std::vector<std::string>{"k_int"}
+                                      : std::vector<std::string>{"k_str"};
+  view.created_timestamp_column = with_created ? "created" : "";
+  view.features = {"tag", "score", "label"};
+  view.ttl = v != 1 ? milliseconds(c.ts_range_ms / 5) : milliseconds(0);
+  *plain = Plain(keys, use_int, use_str);
+  if (with_created) plain->created = created;
+  return view;
+}
+
 RandomTables MakeRandom(const RandomCase& c) {
   std::mt19937_64 rng(c.seed);
-  auto make_side = [&](int rows, Column<int64_t>* ints, Column<std::string>* strs,
-                       Column<int64_t>* ts) {
-    for (int i = 0; i < rows; ++i) {
-      ints->push_back(
-          Maybe<int64_t>(rng, 0.03, static_cast<int64_t>(rng() % c.keys) * c.int_key_scale));
-      strs->push_back(Maybe<std::string>(rng, 0.03, "k" + std::to_string(rng() % c.keys)));
-      ts->push_back(Maybe<int64_t>(rng, 0.03, static_cast<int64_t>(rng() % c.ts_range_ms)));
-    }
-  };
-  auto joined = [](const Column<int64_t>* ints, const Column<std::string>* strs, size_t i) {
-    if ((ints && !(*ints)[i]) || (strs && !(*strs)[i])) return std::optional<std::string>();
-    return std::optional<std::string>((ints ? std::to_string(*(*ints)[i]) : "") + "|" +
-                                      (strs ? *(*strs)[i] : ""));
-  };
-  RandomTables out;
-  Column<int64_t> e_ints, e_ts, row_ids;
-  Column<std::string> e_strs;
-  make_side(c.entity_rows, &e_ints, &e_strs, &e_ts);
+  const RandomKeys keys = MakeKeys(c, c.entity_rows, rng);
+  Column<int64_t> row_ids;
   for (int i = 0; i < c.entity_rows; ++i) row_ids.push_back(i);
+  RandomTables out;
   out.entities = Rechunk(MakeTable({{"row_id", Ints(row_ids)},
-                                    {"k_int", Ints(e_ints)},
-                                    {"k_str", Strings(e_strs)},
-                                    {"event_timestamp", Timestamps(e_ts, c.entity_ts)},
-                                    {"note", Strings(e_strs)}}),
+                                    {"k_int", Ints(keys.ints)},
+                                    {"k_str", Strings(keys.strs)},
+                                    {"event_timestamp", Timestamps(keys.ts, c.entity_ts)},
+                                    {"note", Strings(keys.strs)}}),
                          rng);
-  const std::vector<std::vector<std::string>> view_keys = {
-      {"k_int"}, {"k_str"}, {"k_str", "k_int"}};
-  for (size_t v = 0; v < view_keys.size(); ++v) {
-    const bool use_int = v != 1, use_str = v != 0;
-    Column<int64_t> ints, ts, created, tags;
-    Column<std::string> strs;
-    Column<double> scores;
-    make_side(c.feature_rows, &ints, &strs, &ts);
-    for (int i = 0; i < c.feature_rows; ++i) {
-      created.push_back(Maybe<int64_t>(rng, 0.1, static_cast<int64_t>(rng() % 4)));
-      tags.push_back(i);
-      scores.push_back(Maybe<double>(rng, 0.2, static_cast<double>(rng() % 1000) / 8));
-    }
-    std::vector<NamedArray> columns = {{"event_timestamp", Timestamps(ts, c.view_ts)},
-                                       {"tag", Ints(tags)},
-                                       {"score", Doubles(scores)},
-                                       {"label", Strings(strs)}};
-    if (use_int) columns.push_back({"k_int", Ints(ints)});
-    if (use_str) columns.push_back({"k_str", Strings(strs, /*large=*/v == 1)});
-    if (v != 1)
-      columns.push_back(
-          {"created", Ints(created, arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))});
-    FeatureViewData view;
-    view.name = "v" + std::to_string(v);
-    view.table = Rechunk(MakeTable(columns), rng);
-    view.join_keys = view_keys[v];
-    view.created_timestamp_column = v != 1 ? "created" : "";
-    view.features = {"tag", "score", "label"};
-    view.ttl = v != 1 ? milliseconds(c.ts_range_ms / 5) : milliseconds(0);
-    out.views.push_back(view);
-    PlainSide e_plain, v_plain;
-    for (int i = 0; i < c.entity_rows; ++i) {
-      e_plain.key.push_back(joined(use_int ? &e_ints : nullptr, use_str ? &e_strs : nullptr, i));
-    }
-    e_plain.ts = e_ts;
-    for (int i = 0; i < c.feature_rows; ++i) {
-      v_plain.key.push_back(joined(use_int ? &ints : nullptr, use_str ? &strs : nullptr, i));
-    }
-    v_plain.ts = ts;
-    v_plain.created = v != 1 ? created : Column<int64_t>(c.feature_rows, kNull);
-    out.entity_plain.push_back(std::move(e_plain));
-    out.view_plain.push_back(std::move(v_plain));
+  for (size_t v = 0; v < 3; ++v) {
+    out.views.push_back(MakeView(c, v, rng, &out.view_plain.emplace_back()));
+    out.entity_plain.push_back(Plain(keys, v != 1, v != 0));
   }
   return out;
 }
