@@ -3,6 +3,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "api/residency_routes.h"
 #include "api/route_helpers.h"
 #include "common/json_fields.h"
 #include "data/parquet_io.h"
@@ -85,24 +86,6 @@ Result<HttpResponse> Ingest(data::IngestService& ingest, const HttpRequest& requ
                             data::IngestOutcomeJson(outcome));
 }
 
-// Downloading is a transfer when the caller says the data goes to another region: every
-// classification the dataset carries (and unclassified data) must be allowed to go there.
-Status CheckDownload(const DataRouteServices& services, const HttpRequest& request,
-                     const data::DatasetVersion& version) {
-  FALAJ_ASSIGN_OR_RETURN(auto to_region, request.QueryParam("to_region"));
-  FALAJ_ASSIGN_OR_RETURN(auto project, services.projects.Get(version.project));
-  const std::string destination = to_region.value_or(project.region);
-  std::vector<std::string> classes = version.schema.Classifications();
-  classes.insert(classes.begin(), "");
-  for (const auto& data_class : classes) {
-    FALAJ_ASSIGN_OR_RETURN(
-        auto decision,
-        services.residency.CheckTransfer(project.name, project.region, destination, data_class));
-    if (!decision.allowed) return MakeError(ErrorCode::kPermissionDenied, "{}", decision.reason);
-  }
-  return Ok();
-}
-
 Result<HttpResponse> Download(const DataRouteServices& services, const HttpRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(int64_t number, VersionParam(request));
   FALAJ_ASSIGN_OR_RETURN(auto format, request.QueryParam("format"));
@@ -113,7 +96,8 @@ Result<HttpResponse> Download(const DataRouteServices& services, const HttpReque
   const std::string& project = request.PathParam("project");
   const std::string& dataset = request.PathParam("dataset");
   FALAJ_ASSIGN_OR_RETURN(auto version, services.datasets.GetVersion(project, dataset, number));
-  FALAJ_RETURN_IF_ERROR(CheckDownload(services, request, version));
+  FALAJ_RETURN_IF_ERROR(CheckOutboundTransfer(services.residency, services.projects, request,
+                                              project, version.schema.Classifications()));
   FALAJ_ASSIGN_OR_RETURN(auto parquet,
                          services.datasets.ReadParquetBytes(project, dataset, version.version));
   if (name == "parquet") {
@@ -124,44 +108,56 @@ Result<HttpResponse> Download(const DataRouteServices& services, const HttpReque
   return HttpResponse::Text(200, "text/csv", std::move(csv));
 }
 
+// The source as the API shows it: connector passwords redacted, an MQTT source's live status.
+nlohmann::json SourceWithStatus(const DataRouteServices& services, const data::Source& source) {
+  nlohmann::json json = SourceJson(source);
+  if (source.kind == "mqtt") json["status"] = services.mqtt.Describe(source.project, source.name);
+  return json;
+}
+
+Result<HttpResponse> ReplaceSource(const DataRouteServices& services, const HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto source, SourceFromBody(request));
+  if (source.name != request.PathParam("source")) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the body's name '{}' differs from the path's '{}'", source.name,
+                     request.PathParam("source"));
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto replaced, services.sources.Replace(source));
+  services.mqtt.Refresh(replaced.project, replaced.name);
+  return HttpResponse::Json(200, SourceWithStatus(services, replaced));
+}
+
 void AddSourceRoutes(std::vector<Route>& routes, const DataRouteServices& services) {
-  auto& sources = services.sources;
   routes.push_back(WorkerRoute(
-      "GET", kSources, "datasets.read", [&sources](HttpRequest& request) -> Result<HttpResponse> {
-        FALAJ_ASSIGN_OR_RETURN(auto listed, sources.List(request.PathParam("project")));
+      "GET", kSources, "datasets.read", [services](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_ASSIGN_OR_RETURN(auto listed, services.sources.List(request.PathParam("project")));
         nlohmann::json items = nlohmann::json::array();
-        for (const auto& source : listed) items.push_back(SourceJson(source));
+        for (const auto& source : listed) items.push_back(SourceWithStatus(services, source));
         return HttpResponse::Json(200, {{"sources", items}});
       }));
-  routes.push_back(WorkerRoute("POST", kSources, "datasets.write",
-                               [&sources](HttpRequest& request) -> Result<HttpResponse> {
-                                 FALAJ_ASSIGN_OR_RETURN(auto source, SourceFromBody(request));
-                                 FALAJ_ASSIGN_OR_RETURN(auto created, sources.Create(source));
-                                 return HttpResponse::Json(201, SourceJson(created));
-                               }));
-  routes.push_back(WorkerRoute("GET", kSources + "/{source}", "datasets.read",
-                               [&sources](HttpRequest& request) -> Result<HttpResponse> {
-                                 FALAJ_ASSIGN_OR_RETURN(auto source,
-                                                        sources.Get(request.PathParam("project"),
-                                                                    request.PathParam("source")));
-                                 return HttpResponse::Json(200, SourceJson(source));
-                               }));
-  routes.push_back(WorkerRoute("PUT", kSources + "/{source}", "datasets.write",
-                               [&sources](HttpRequest& request) -> Result<HttpResponse> {
-                                 FALAJ_ASSIGN_OR_RETURN(auto source, SourceFromBody(request));
-                                 if (source.name != request.PathParam("source")) {
-                                   return MakeError(
-                                       ErrorCode::kInvalidArgument,
-                                       "the body's name '{}' differs from the path's '{}'",
-                                       source.name, request.PathParam("source"));
-                                 }
-                                 FALAJ_ASSIGN_OR_RETURN(auto replaced, sources.Replace(source));
-                                 return HttpResponse::Json(200, SourceJson(replaced));
-                               }));
+  routes.push_back(WorkerRoute(
+      "POST", kSources, "datasets.write", [services](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_ASSIGN_OR_RETURN(auto source, SourceFromBody(request));
+        FALAJ_ASSIGN_OR_RETURN(auto created, services.sources.Create(source));
+        services.mqtt.Refresh(created.project, created.name);
+        return HttpResponse::Json(201, SourceWithStatus(services, created));
+      }));
+  routes.push_back(WorkerRoute(
+      "GET", kSources + "/{source}", "datasets.read",
+      [services](HttpRequest& request) -> Result<HttpResponse> {
+        FALAJ_ASSIGN_OR_RETURN(auto source, services.sources.Get(request.PathParam("project"),
+                                                                 request.PathParam("source")));
+        return HttpResponse::Json(200, SourceWithStatus(services, source));
+      }));
+  routes.push_back(
+      WorkerRoute("PUT", kSources + "/{source}", "datasets.write",
+                  [services](HttpRequest& request) { return ReplaceSource(services, request); }));
   routes.push_back(WorkerRoute("DELETE", kSources + "/{source}", "datasets.write",
-                               [&sources](HttpRequest& request) -> Result<HttpResponse> {
-                                 FALAJ_RETURN_IF_ERROR(sources.Delete(request.PathParam("project"),
-                                                                      request.PathParam("source")));
+                               [services](HttpRequest& request) -> Result<HttpResponse> {
+                                 FALAJ_RETURN_IF_ERROR(services.sources.Delete(
+                                     request.PathParam("project"), request.PathParam("source")));
+                                 services.mqtt.Refresh(request.PathParam("project"),
+                                                       request.PathParam("source"));
                                  return NoContent();
                                }));
   auto& ingest = services.ingest;
@@ -173,6 +169,14 @@ void AddSourceRoutes(std::vector<Route>& routes, const DataRouteServices& servic
   routes.push_back(WorkerRoute("POST", kSources + "/{source}/push", "datasets.write",
                                [&ingest](HttpRequest& request) {
                                  return Ingest(ingest, request, data::BatchFormat::kJsonRows);
+                               }));
+  routes.push_back(WorkerRoute("POST", kSources + "/{source}/pull", "datasets.write",
+                               [&ingest](HttpRequest& request) -> Result<HttpResponse> {
+                                 FALAJ_ASSIGN_OR_RETURN(auto pulled,
+                                                        ingest.Pull(request.PathParam("project"),
+                                                                    request.PathParam("source"),
+                                                                    request.principal->subject));
+                                 return HttpResponse::Json(200, data::PullOutcomeJson(pulled));
                                }));
 }
 

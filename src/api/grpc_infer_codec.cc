@@ -4,8 +4,10 @@
 #include <charconv>
 #include <limits>
 #include <span>
+#include <type_traits>
 
 #include "grpc_predict_v2.pb.h"
+#include "serving/feature_provider.h"
 
 namespace falaj::api {
 namespace {
@@ -105,8 +107,24 @@ Status AppendAsFloat(const Values& values, std::optional<Range> range, std::stri
   return Ok();
 }
 
+// The exact values of integer contents, for entity keys; a uint64 beyond int64 leaves `out`
+// empty.
+template <typename Values>
+void KeepIntegers(const Values& values, std::vector<int64_t>& out) {
+  out.reserve(static_cast<size_t>(values.size()));
+  for (auto value : values) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, uint64_t>) {
+      if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        out.clear();
+        return;
+      }
+    }
+    out.push_back(static_cast<int64_t>(value));
+  }
+}
+
 Status DecodeTyped(const pb::ModelInferRequest::InferInputTensor& input, DataType type,
-                   size_t count, std::vector<float>& out) {
+                   size_t count, std::vector<float>& out, std::vector<int64_t>& integers) {
   std::optional<Field> field = FieldFor(type);
   if (!field) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -133,12 +151,16 @@ Status DecodeTyped(const pb::ModelInferRequest::InferInputTensor& input, DataTyp
     case Field::kBool:
       return AppendAsFloat(contents.bool_contents(), range, input.name(), out);
     case Field::kInt:
+      KeepIntegers(contents.int_contents(), integers);
       return AppendAsFloat(contents.int_contents(), range, input.name(), out);
     case Field::kInt64:
+      KeepIntegers(contents.int64_contents(), integers);
       return AppendAsFloat(contents.int64_contents(), range, input.name(), out);
     case Field::kUint:
+      KeepIntegers(contents.uint_contents(), integers);
       return AppendAsFloat(contents.uint_contents(), range, input.name(), out);
     case Field::kUint64:
+      KeepIntegers(contents.uint64_contents(), integers);
       return AppendAsFloat(contents.uint64_contents(), range, input.name(), out);
     case Field::kFp32:
       return AppendAsFloat(contents.fp32_contents(), range, input.name(), out);
@@ -172,7 +194,7 @@ Result<serving::InferInput> DecodeInput(const pb::ModelInferRequest::InferInputT
                      count.error().message);
   }
   if (raw == nullptr) {
-    FALAJ_RETURN_IF_ERROR(DecodeTyped(input, *type, *count, decoded.values));
+    FALAJ_RETURN_IF_ERROR(DecodeTyped(input, *type, *count, decoded.values, decoded.integers));
     return decoded;
   }
   if (HasTypedContents(input)) {
@@ -185,6 +207,10 @@ Result<serving::InferInput> DecodeInput(const pb::ModelInferRequest::InferInputT
   if (auto status = serving::DecodeToFloat(*type, bytes, *count, decoded.values); !status) {
     return MakeError(ErrorCode::kInvalidArgument, "input '{}': {}", Clip(input.name()),
                      status.error().message);
+  }
+  // Entity keys need the exact values; the float path never pays for this.
+  if (serving::IsIntegerType(*type)) {
+    (void)serving::DecodeExactIntegers(*type, bytes, *count, decoded.integers);
   }
   return decoded;
 }

@@ -1,6 +1,7 @@
 // Translation between the KServe v2 gRPC messages (proto/grpc_predict_v2.proto) and the
 // transport-neutral serving types: model names and versions, input tensors (typed contents or
-// raw_input_contents) decoded to float32, and responses encoded back. Internal to the gRPC
+// raw_input_contents) decoded to float32 — integer tensors also keep their exact values, for
+// entity keys — and responses encoded back. Internal to the gRPC
 // transport; the protobuf types are only forward-declared here so that no protobuf header leaks
 // out of the transport's .cc files. Stateless; thread-safe.
 #pragma once

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "serving/feature_provider.h"
+
 namespace falaj::api {
 namespace {
 
@@ -86,12 +88,15 @@ Result<std::string> StringMember(const std::optional<element>& value, std::strin
 }
 
 // Appends the values of a (possibly nested) row-major `data` array as float32, checking each
-// against the declared datatype.
+// against the declared datatype. For an integer datatype `integers` (else null) receives the
+// exact values too, except a UINT64 beyond int64, which leaves it short.
 Status FlattenJson(const element& data, DataType type, const std::string& name, size_t limit,
-                   std::vector<float>& out) {
+                   std::vector<float>& out, std::vector<int64_t>* integers) {
   simdjson::dom::array items;
   if (data.get_array().get(items) == simdjson::SUCCESS) {
-    for (element item : items) FALAJ_RETURN_IF_ERROR(FlattenJson(item, type, name, limit, out));
+    for (element item : items) {
+      FALAJ_RETURN_IF_ERROR(FlattenJson(item, type, name, limit, out, integers));
+    }
     return Ok();
   }
   if (out.size() >= limit) {
@@ -115,7 +120,9 @@ Status FlattenJson(const element& data, DataType type, const std::string& name, 
       return Ok();
     default:
       if (kind == element_type::INT64) {
-        out.push_back(static_cast<float>(data.get_int64().value_unsafe()));
+        const int64_t value = data.get_int64().value_unsafe();
+        out.push_back(static_cast<float>(value));
+        if (integers != nullptr) integers->push_back(value);
       } else if (kind == element_type::UINT64) {
         out.push_back(static_cast<float>(data.get_uint64().value_unsafe()));
       } else {
@@ -218,6 +225,10 @@ Result<serving::InferInput> DecodeInput(const element& tensor, std::string_view&
       return MakeError(ErrorCode::kInvalidArgument, "input '{}': {}", input.name,
                        decoded.error().message);
     }
+    // Entity keys need the exact values; the float path never pays for this.
+    if (serving::IsIntegerType(input.datatype)) {
+      (void)serving::DecodeExactIntegers(input.datatype, bytes, count, input.integers);
+    }
     return input;
   }
   if (!data) return MakeError(ErrorCode::kInvalidArgument, "input '{}' has no 'data'", input.name);
@@ -228,11 +239,18 @@ Result<serving::InferInput> DecodeInput(const element& tensor, std::string_view&
                      input.name);
   }
   input.values.reserve(count);
-  FALAJ_RETURN_IF_ERROR(FlattenJson(*data, input.datatype, input.name, count, input.values));
+  std::vector<int64_t>* integers = nullptr;
+  if (serving::IsIntegerType(input.datatype)) {
+    input.integers.reserve(count);
+    integers = &input.integers;
+  }
+  FALAJ_RETURN_IF_ERROR(
+      FlattenJson(*data, input.datatype, input.name, count, input.values, integers));
   if (input.values.size() != count) {
     return MakeError(ErrorCode::kInvalidArgument, "input '{}' has {} values; its shape needs {}",
                      input.name, input.values.size(), count);
   }
+  if (input.integers.size() != count) input.integers.clear();  // a UINT64 beyond int64
   return input;
 }
 

@@ -1,7 +1,7 @@
 // The KServe v2 / Open Inference Protocol HTTP encoding: request bodies (JSON tensors, and the
-// binary tensor data extension) into serving::InferRequest, and serving::InferResponse back
-// into a body. Pure functions over bytes, so they are fuzzed and unit-tested without a server.
-// Thread-safe.
+// binary tensor data extension) into serving::InferRequest — integer tensors also keep their
+// exact values, for entity keys — and serving::InferResponse back into a body. Pure functions over
+// bytes, so they are fuzzed and unit-tested without a server. Thread-safe.
 #pragma once
 
 #include <string>

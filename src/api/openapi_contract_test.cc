@@ -47,6 +47,7 @@ class OpenApiContractTest : public ::testing::Test {
     datasets_ = std::make_unique<data::DatasetStore>(
         *store_, NoArtifacts(), [](std::string_view) -> Result<std::string> { return "x"; });
     ingest_ = std::make_unique<data::IngestService>(*sources_, *datasets_);
+    mqtt_ = std::make_unique<data::MqttSources>(*sources_, *ingest_);
     auto kv = storage::OpenKvStore("rocksdb://" + (directory_ / "online").string());
     ASSERT_TRUE(kv) << kv.error().message;
     kv_ = std::move(*kv);
@@ -74,6 +75,7 @@ class OpenApiContractTest : public ::testing::Test {
                                        *sources_,
                                        *datasets_,
                                        *ingest_,
+                                       *mqtt_,
                                        *feature_registry_,
                                        *training_sets_,
                                        *materializer_,
@@ -105,6 +107,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<data::SourceStore> sources_;
   std::unique_ptr<data::DatasetStore> datasets_;
   std::unique_ptr<data::IngestService> ingest_;
+  std::unique_ptr<data::MqttSources> mqtt_;
   std::unique_ptr<storage::KvStore> kv_;
   std::unique_ptr<features::OnlineStore> online_store_;
   std::unique_ptr<features::FeatureRegistry> feature_registry_;

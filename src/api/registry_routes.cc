@@ -3,6 +3,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "api/residency_routes.h"
 #include "api/route_helpers.h"
 #include "common/json_fields.h"
 #include "registry/registry_names.h"
@@ -164,7 +165,9 @@ Result<HttpResponse> DownloadFile(registry::ModelRegistry& registry, const HttpR
 }  // namespace
 
 Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
-                         registry::ArtifactStores artifacts, ModelChanged on_change) {
+                         registry::ArtifactStores artifacts, ModelChanged on_change,
+                         security::ResidencyService& residency,
+                         projects::ProjectService& projects) {
   auto& r = registry;
   std::vector<Route> routes;
   routes.push_back(WorkerRoute(
@@ -241,8 +244,16 @@ Status AddRegistryRoutes(Router& router, registry::ModelRegistry& registry,
             r.DeleteVersion(request.PathParam("project"), request.PathParam("model"), number));
         return NoContent();
       }));
-  routes.push_back(WorkerRoute("GET", kVersion + "/files/{path}", "models.read",
-                               [&r](HttpRequest& request) { return DownloadFile(r, request); }));
+  // A model leaving the server is a transfer of the project's data: checked and audited.
+  Route download =
+      WorkerRoute("GET", kVersion + "/files/{path}", "models.read",
+                  [&r, &residency, &projects](HttpRequest& request) -> Result<HttpResponse> {
+                    FALAJ_RETURN_IF_ERROR(CheckOutboundTransfer(residency, projects, request,
+                                                                request.PathParam("project"), {}));
+                    return DownloadFile(r, request);
+                  });
+  download.audited = true;
+  routes.push_back(std::move(download));
   routes.push_back(WorkerRoute(
       "GET", kVersion + "/verify", "models.read",
       [&r](HttpRequest& request) -> Result<HttpResponse> {

@@ -70,6 +70,21 @@ Result<HttpResponse> CheckTransfer(security::ResidencyService& residency,
 
 }  // namespace
 
+Status CheckOutboundTransfer(security::ResidencyService& residency,
+                             projects::ProjectService& projects, const HttpRequest& request,
+                             std::string_view project, std::vector<std::string> classes) {
+  FALAJ_ASSIGN_OR_RETURN(auto to_region, request.QueryParam("to_region"));
+  FALAJ_ASSIGN_OR_RETURN(auto found, projects.Get(project));
+  const std::string destination = to_region.value_or(found.region);
+  classes.insert(classes.begin(), "");
+  for (const auto& data_class : classes) {
+    FALAJ_ASSIGN_OR_RETURN(
+        auto decision, residency.CheckTransfer(found.name, found.region, destination, data_class));
+    if (!decision.allowed) return MakeError(ErrorCode::kPermissionDenied, "{}", decision.reason);
+  }
+  return Ok();
+}
+
 Status AddResidencyRoutes(Router& router, security::ResidencyService& residency,
                           projects::ProjectService& projects) {
   FALAJ_RETURN_IF_ERROR(

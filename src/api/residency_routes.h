@@ -4,6 +4,10 @@
 //   /api/v1/projects/{project}/transfer-checks                a decision, audited (403 if denied)
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "api/router.h"
 #include "projects/project_service.h"
 #include "security/residency.h"
@@ -12,5 +16,14 @@ namespace falaj::api {
 
 Status AddResidencyRoutes(Router& router, security::ResidencyService& residency,
                           projects::ProjectService& projects);
+
+// For routes that send a project's data out (downloads): the request's `to_region` query
+// parameter names where it goes (absent: the project's own region). Outside the project's region,
+// unclassified data and every class in `classes` must each be allowed by a transfer policy;
+// otherwise PERMISSION_DENIED with the reason (and the request is audited as denied, since such
+// routes are audited).
+Status CheckOutboundTransfer(security::ResidencyService& residency,
+                             projects::ProjectService& projects, const HttpRequest& request,
+                             std::string_view project, std::vector<std::string> classes);
 
 }  // namespace falaj::api

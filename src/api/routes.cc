@@ -22,13 +22,14 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
       router, dependencies.registry, dependencies.artifacts,
       [&predictor = dependencies.predictor](const std::string& project, const std::string&) {
         predictor.Forget(project);
-      }));
+      },
+      dependencies.residency, dependencies.projects));
   FALAJ_RETURN_IF_ERROR(AddEndpointRoutes(router, dependencies.endpoints, dependencies.predictor,
                                           dependencies.models));
   FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.predictor));
   FALAJ_RETURN_IF_ERROR(
       AddDataRoutes(router, {dependencies.sources, dependencies.datasets, dependencies.ingest,
-                             dependencies.projects, dependencies.residency}));
+                             dependencies.mqtt, dependencies.projects, dependencies.residency}));
   FALAJ_RETURN_IF_ERROR(
       AddFeatureRoutes(router, {dependencies.feature_registry, dependencies.training_sets,
                                 dependencies.materializer, dependencies.online_features}));

@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "data/dataset_store.h"
 #include "data/ingest_service.h"
+#include "data/mqtt_ingest.h"
 #include "data/source_store.h"
 #include "features/feature_registry.h"
 #include "features/materializer.h"
@@ -43,6 +44,7 @@ struct RouteDependencies {
   data::SourceStore& sources;
   data::DatasetStore& datasets;
   data::IngestService& ingest;
+  data::MqttSources& mqtt;
   features::FeatureRegistry& feature_registry;
   features::TrainingSetBuilder& training_sets;
   features::Materializer& materializer;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "api/feature_provider_adapter.h"
 #include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/key_material.h"
@@ -20,6 +21,7 @@
 #include "common/metrics.h"
 #include "data/dataset_store.h"
 #include "data/ingest_service.h"
+#include "data/mqtt_ingest.h"
 #include "data/source_store.h"
 #include "features/feature_registry.h"
 #include "features/materializer.h"
@@ -65,12 +67,14 @@ struct Server::Parts {
   std::unique_ptr<data::SourceStore> sources;
   std::unique_ptr<data::DatasetStore> datasets;
   std::unique_ptr<data::IngestService> ingest;
+  std::unique_ptr<data::MqttSources> mqtt;  // stopped before storage closes
   std::unique_ptr<storage::KvStore> online_kv;
   std::unique_ptr<features::OnlineStore> online_store;
   std::unique_ptr<features::FeatureRegistry> feature_registry;
   std::unique_ptr<features::TrainingSetBuilder> training_sets;
   std::unique_ptr<features::Materializer> materializer;
   std::unique_ptr<features::OnlineFeatures> online_features;
+  std::unique_ptr<serving::FeatureProvider> feature_provider;  // endpoints' feature services
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
@@ -192,13 +196,27 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->registry->RegisterVersionUsers(serving::EndpointStore::EndpointServing);
   parts->predictor =
       std::make_unique<serving::Predictor>(*parts->endpoints, *parts->registry, *parts->models);
-  parts->sources = std::make_unique<data::SourceStore>(*parts->metadata);
+  // Connector secrets (passwords) are sealed under the project's data key, bound to its region
+  // and to the source.
+  data::SecretCipher cipher{[raw](std::string_view project, std::string_view object,
+                                  std::string_view plaintext) -> Result<std::string> {
+                              FALAJ_ASSIGN_OR_RETURN(auto found, raw->projects->Get(project));
+                              return raw->keyring->Encrypt(project, found.region, object,
+                                                           plaintext);
+                            },
+                            [raw](std::string_view project, std::string_view object,
+                                  std::string_view sealed) -> Result<std::string> {
+                              FALAJ_ASSIGN_OR_RETURN(auto found, raw->projects->Get(project));
+                              return raw->keyring->Decrypt(project, found.region, object, sealed);
+                            }};
+  parts->sources = std::make_unique<data::SourceStore>(*parts->metadata, std::move(cipher));
   parts->datasets = std::make_unique<data::DatasetStore>(
       *parts->metadata, artifacts, [raw](std::string_view project) -> Result<std::string> {
         FALAJ_ASSIGN_OR_RETURN(auto found, raw->projects->Get(project));
         return found.region;
       });
   parts->ingest = std::make_unique<data::IngestService>(*parts->sources, *parts->datasets);
+  parts->mqtt = std::make_unique<data::MqttSources>(*parts->sources, *parts->ingest);
   FALAJ_ASSIGN_OR_RETURN(parts->online_kv, storage::OpenKvStore(config.EffectiveOnlineUri()));
   parts->online_store = std::make_unique<features::OnlineStore>(*parts->online_kv);
   parts->feature_registry =
@@ -210,6 +228,11 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       *parts->online_store);
   parts->online_features =
       std::make_unique<features::OnlineFeatures>(*parts->feature_registry, *parts->online_store);
+  parts->feature_provider = std::make_unique<OnlineFeatureProvider>(
+      *parts->feature_registry, *parts->online_features, *parts->online_kv,
+      config.EffectiveOnlineUri().starts_with("redis"));
+  parts->endpoints->SetFeatureProvider(parts->feature_provider.get());
+  parts->predictor->SetFeatureProvider(parts->feature_provider.get());
   parts->ingest->OnAccepted(
       [raw](std::string_view project, std::string_view source, const arrow::Table& rows) {
         return raw->materializer->OnIngested(project, source, rows);
@@ -250,6 +273,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->sources,
                                    *parts->datasets,
                                    *parts->ingest,
+                                   *parts->mqtt,
                                    *parts->feature_registry,
                                    *parts->training_sets,
                                    *parts->materializer,
@@ -270,6 +294,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                            *parts->audit, config.security.rate_limit},
                           parts->metrics));
   }
+  // MQTT sources subscribe once the server can answer; one whose broker is down is retried.
+  FALAJ_RETURN_IF_ERROR(parts->mqtt->Start());
   parts->ready = true;
   log::Info("listening", {{"address", config.server.listen},
                           {"port", parts->http->port()},
@@ -297,6 +323,8 @@ void Server::Run() {
   if (parts_->grpc) {
     parts_->grpc->Stop(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds));
   }
+  // MQTT subscribers flush what they buffered into datasets while storage is still open.
+  parts_->mqtt->Stop();
   // Anchor everything logged so far under a signature before the process goes away.
   if (Status anchored = parts_->audit->Checkpoint(); !anchored) {
     log::Error("audit checkpoint at shutdown failed", {{"error", anchored.error().message}});

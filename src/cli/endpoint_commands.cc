@@ -23,6 +23,7 @@ struct EndpointArgs {
   int64_t max_queue_rows = 4096;
   int64_t idle_unload_seconds = 0;
   int64_t request_timeout_ms = 0;
+  std::string feature_service;
 };
 
 bool ParseInteger(std::string_view text, int64_t& value) {
@@ -65,17 +66,18 @@ Result<std::string> EndpointBody(const EndpointArgs& args) {
     FALAJ_ASSIGN_OR_RETURN(auto target, ParseTarget(text));
     targets.push_back(std::move(target));
   }
-  return nlohmann::json{{"name", args.name},
-                        {"description", args.description},
-                        {"targets", targets},
-                        {"runtime", args.runtime},
-                        {"batching",
-                         {{"max_batch_size", args.max_batch_size},
-                          {"max_queue_delay_us", args.max_queue_delay_us},
-                          {"max_queue_rows", args.max_queue_rows}}},
-                        {"idle_unload_seconds", args.idle_unload_seconds},
-                        {"request_timeout_ms", args.request_timeout_ms}}
-      .dump();
+  nlohmann::json body = {{"name", args.name},
+                         {"description", args.description},
+                         {"targets", targets},
+                         {"runtime", args.runtime},
+                         {"batching",
+                          {{"max_batch_size", args.max_batch_size},
+                           {"max_queue_delay_us", args.max_queue_delay_us},
+                           {"max_queue_rows", args.max_queue_rows}}},
+                         {"idle_unload_seconds", args.idle_unload_seconds},
+                         {"request_timeout_ms", args.request_timeout_ms}};
+  if (!args.feature_service.empty()) body["feature_service"] = args.feature_service;
+  return body.dump();
 }
 
 CLI::App* AddEndpointCommand(CLI::App* endpoints, const char* name, const char* description,
@@ -104,6 +106,9 @@ void AddDefinitionOptions(CLI::App* command, EndpointArgs& args) {
                       "Unload targets idle this long (scale to zero); 0: never");
   command->add_option("--request-timeout-ms", args.request_timeout_ms,
                       "Fail requests still queued after this long; 0: none");
+  command->add_option("--feature-service", args.feature_service,
+                      "A feature service of the project: requests then carry its entity keys and "
+                      "the server fetches the features");
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 
 #include "data/batch_readers.h"
 #include "data/column_profile.h"
+#include "data/postgres_source.h"
 #include "data/validation_rules.h"
 #include "data/validator.h"
+#include "data/value_text.h"
 
 namespace falaj::data {
 namespace {
@@ -33,8 +35,24 @@ Result<DeliveredBatch> Read(const IngestRequest& request, const TableSchema& sch
       return ReadParquetBatch(request.body, schema);
     case BatchFormat::kJsonRows:
       return ReadJsonRowsBatch(request.body, schema);
+    case BatchFormat::kJsonObjects:
+      return ReadJsonObjectsBatch(request.objects, schema);
   }
   return MakeError(ErrorCode::kInvalidArgument, "unknown batch format");
+}
+
+std::string_view FormatName(BatchFormat format) {
+  switch (format) {
+    case BatchFormat::kCsv:
+      return "csv";
+    case BatchFormat::kParquet:
+      return "parquet";
+    case BatchFormat::kJsonRows:
+      return "json";
+    case BatchFormat::kJsonObjects:
+      return "mqtt";
+  }
+  return "unknown";
 }
 
 // Moves the validator's quarantined rows into the batch's quarantine, with their positions in
@@ -58,6 +76,18 @@ Status Quarantine(DeliveredBatch& batch, const arrow::Table& quarantined) {
 
 }  // namespace
 
+nlohmann::json PullOutcomeJson(const PullOutcome& outcome) {
+  nlohmann::json batches = nlohmann::json::array();
+  for (const auto& batch : outcome.batches) batches.push_back(IngestOutcomeJson(batch));
+  auto micros = [](const std::optional<int64_t>& value) -> nlohmann::json {
+    if (!value) return nullptr;
+    return FormatIsoTimestamp(*value, 1000000);
+  };
+  return {{"batches", batches},
+          {"watermark_before", micros(outcome.watermark_before)},
+          {"watermark_after", micros(outcome.watermark_after)}};
+}
+
 nlohmann::json IngestOutcomeJson(const IngestOutcome& outcome) {
   auto version = [](const std::optional<DatasetVersion>& stored) -> nlohmann::json {
     if (!stored) return nullptr;
@@ -76,8 +106,52 @@ nlohmann::json IngestOutcomeJson(const IngestOutcome& outcome) {
 
 Result<IngestOutcome> IngestService::Ingest(const IngestRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(auto source, sources_.Get(request.project, request.source));
-  FALAJ_ASSIGN_OR_RETURN(auto rules, EffectiveRules(source));
+  if (request.format == BatchFormat::kJsonObjects) {
+    FALAJ_ASSIGN_OR_RETURN(auto batch, ReadJsonObjectsBatch(request.objects, source.schema));
+    return IngestBatch(source, std::move(batch), "mqtt", request.principal);
+  }
   FALAJ_ASSIGN_OR_RETURN(auto batch, Read(request, source.schema));
+  return IngestBatch(source, std::move(batch), FormatName(request.format), request.principal);
+}
+
+Result<PullOutcome> IngestService::Pull(std::string_view project, std::string_view name,
+                                        std::string_view principal) {
+  FALAJ_ASSIGN_OR_RETURN(auto source, sources_.Get(project, name));
+  if (source.kind != "postgresql") {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "source '{}' is a {} source; only postgresql sources are pulled", name,
+                     source.kind);
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto config, ParsePostgresConfig(source.config));
+  FALAJ_ASSIGN_OR_RETURN(auto watermark, sources_.Watermark(project, name));
+  PullOutcome pulled;
+  pulled.watermark_before = watermark;
+  FALAJ_ASSIGN_OR_RETURN(
+      auto pull, PostgresPull::Open(config, source.schema,
+                                    config.timestamp_column.empty() ? std::nullopt : watermark));
+  while (true) {
+    FALAJ_ASSIGN_OR_RETURN(auto next, pull->Next());
+    if (next.rows_read > 0 || next.batch.quarantine->rows() > 0) {
+      FALAJ_ASSIGN_OR_RETURN(auto outcome,
+                             IngestBatch(source, std::move(next.batch), "postgresql", principal));
+      pulled.batches.push_back(std::move(outcome));
+      // Recorded per batch: a failure later resumes after what is already stored.
+      if (next.watermark) {
+        FALAJ_RETURN_IF_ERROR(sources_.SetWatermark(project, name, *next.watermark));
+        pulled.watermark_after = next.watermark;
+      }
+    }
+    if (!next.more) break;
+  }
+  if (!pulled.watermark_after) pulled.watermark_after = watermark;
+  return pulled;
+}
+
+Result<IngestOutcome> IngestService::IngestBatch(const Source& source, DeliveredBatch batch,
+                                                 std::string_view format,
+                                                 std::string_view principal) {
+  const std::string& project = source.project;
+  FALAJ_ASSIGN_OR_RETURN(auto rules, EffectiveRules(source));
   FALAJ_ASSIGN_OR_RETURN(auto report, Validate(*batch.rows, rules, clock_.Now()));
   FALAJ_ASSIGN_OR_RETURN(auto split, SplitByReport(batch.rows, report));
   FALAJ_RETURN_IF_ERROR(Quarantine(batch, *split.quarantined));
@@ -86,26 +160,22 @@ Result<IngestOutcome> IngestService::Ingest(const IngestRequest& request) {
   outcome.rows_delivered = batch.delivered;
   outcome.validation = ReportToJson(report);
   outcome.validation["rows_untyped"] = batch.delivered - batch.rows->num_rows();
-  const nlohmann::json lineage = {{"source", source.name},
-                                  {"source_revision", source.revision},
-                                  {"format", request.format == BatchFormat::kCsv       ? "csv"
-                                             : request.format == BatchFormat::kParquet ? "parquet"
-                                                                                       : "json"}};
+  const nlohmann::json lineage = {
+      {"source", source.name}, {"source_revision", source.revision}, {"format", format}};
   const bool rejected = report.verdict == Verdict::kRejected;
   if (!rejected && split.accepted->num_rows() > 0) {
     FALAJ_ASSIGN_OR_RETURN(auto profile, ProfileTable(*split.accepted));
     FALAJ_ASSIGN_OR_RETURN(outcome.dataset,
-                           datasets_.AddVersion(request.project, source.dataset, *split.accepted,
+                           datasets_.AddVersion(project, source.dataset, *split.accepted,
                                                 {.kind = DatasetKind::kIngested,
                                                  .schema = source.schema,
                                                  .profile = ProfileToJson(profile),
                                                  .report = outcome.validation,
                                                  .lineage = lineage,
-                                                 .created_by = request.principal}));
+                                                 .created_by = std::string(principal)}));
     outcome.rows_accepted = split.accepted->num_rows();
     if (on_accepted_) {
-      if (Status streamed = on_accepted_(request.project, source.name, *split.accepted);
-          !streamed) {
+      if (Status streamed = on_accepted_(project, source.name, *split.accepted); !streamed) {
         outcome.online_error = streamed.error().message;
       }
     }
@@ -117,12 +187,12 @@ Result<IngestOutcome> IngestService::Ingest(const IngestRequest& request) {
     if (outcome.dataset) quarantine_lineage["dataset_version"] = outcome.dataset->version;
     FALAJ_ASSIGN_OR_RETURN(
         outcome.quarantine,
-        datasets_.AddVersion(request.project, source.dataset + ".quarantine", *quarantined,
+        datasets_.AddVersion(project, source.dataset + ".quarantine", *quarantined,
                              {.kind = DatasetKind::kQuarantine,
                               .schema = QuarantineTableSchema(source.schema),
                               .report = outcome.validation,
                               .lineage = quarantine_lineage,
-                              .created_by = request.principal}));
+                              .created_by = std::string(principal)}));
   }
   outcome.verdict = rejected                       ? "rejected"
                     : outcome.rows_quarantined > 0 ? "accepted_with_quarantine"

@@ -17,21 +17,25 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "data/batch_readers.h"
 #include "data/dataset_store.h"
 #include "data/source_store.h"
 
 namespace falaj::data {
 
-enum class BatchFormat { kCsv, kParquet, kJsonRows };
+// kJsonObjects: one JSON object per element of `objects` (MQTT payloads).
+enum class BatchFormat { kCsv, kParquet, kJsonRows, kJsonObjects };
 
 struct IngestRequest {
   std::string project;
   std::string source;
   BatchFormat format = BatchFormat::kCsv;
   std::string_view body;
+  std::vector<std::string_view> objects{};  // kJsonObjects
   std::string principal;
 };
 
@@ -48,6 +52,15 @@ struct IngestOutcome {
 
 nlohmann::json IngestOutcomeJson(const IngestOutcome& outcome);
 
+// One pull of a postgresql source: a dataset version per fetched batch.
+struct PullOutcome {
+  std::vector<IngestOutcome> batches;
+  std::optional<int64_t> watermark_before;  // µs
+  std::optional<int64_t> watermark_after;
+};
+
+nlohmann::json PullOutcomeJson(const PullOutcome& outcome);
+
 class IngestService {
  public:
   IngestService(SourceStore& sources, DatasetStore& datasets,
@@ -57,6 +70,10 @@ class IngestService {
   // Errors are whole-batch problems (unknown source, unreadable file, header not matching the
   // schema); row problems are quarantined, not errors.
   Result<IngestOutcome> Ingest(const IngestRequest& request);
+  // Pulls a postgresql source: the rows after its watermark (every row when it has no timestamp
+  // column), in batches; the watermark is recorded after each stored batch.
+  Result<PullOutcome> Pull(std::string_view project, std::string_view source,
+                           std::string_view principal);
 
   // Called with every batch of accepted rows once it is stored (streaming writes to the online
   // store). Its failure does not undo the stored version: the outcome reports it. Set before
@@ -66,6 +83,9 @@ class IngestService {
   void OnAccepted(AcceptedListener listener) { on_accepted_ = std::move(listener); }
 
  private:
+  Result<IngestOutcome> IngestBatch(const Source& source, DeliveredBatch batch,
+                                    std::string_view format, std::string_view principal);
+
   SourceStore& sources_;
   DatasetStore& datasets_;
   const Clock& clock_;

@@ -12,7 +12,8 @@
 //      the latest feature row at or before it, taken if within the TTL.
 //   5. Gather the chosen rows of each feature column with Arrow's Take.
 // Views run in parallel on one small worker pool, and each view's passes spread over idle
-// workers.
+// workers. Planning (input checks, output names) is in pit_plan, join keys as dense ids in
+// pit_keys, and timestamp units in pit_timestamps.
 #include "features/point_in_time_join.h"
 
 #include <arrow/api.h>
@@ -20,113 +21,29 @@
 #include <arrow/compute/initialize.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
 #include <limits>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <optional>
-#include <set>
 #include <span>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
+
+#include "common/worker_pool.h"
+#include "features/pit_keys.h"
+#include "features/pit_plan.h"
+#include "features/pit_timestamps.h"
 
 namespace falaj::features {
+namespace pit {
 namespace {
 
-constexpr uint32_t kNoKey = std::numeric_limits<uint32_t>::max();
-constexpr int64_t kNanosPerSecond = 1'000'000'000;
+// The job's name in errors from exceptions (see RunGuarded).
+constexpr std::string_view kJob = "point-in-time join";
 // Fewest rows per chunk of a row-wise parallel loop: enough to amortise scheduling.
 constexpr int64_t kMinRowsPerChunk = 4096;
-
-// ---------------------------------------------------------------------------------------------
-// Worker pool. ParallelFor lets the calling thread claim chunks too, so a view running on a
-// worker can fan out without deadlock: it only ever waits for chunks that running threads hold.
-
-class WorkerPool {
- public:
-  explicit WorkerPool(int workers) {
-    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { Loop(); });
-  }
-  ~WorkerPool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-  }
-  size_t size() const { return workers_.size(); }
-  void Submit(std::function<void()> task) {
-    {
-      std::lock_guard lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void Loop() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  bool stop_ = false;                        // guarded by mu_
-  std::vector<std::jthread> workers_;        // last, so threads join before the rest is destroyed
-};
-
-Status RunGuarded(const std::function<Status(size_t)>& fn, size_t i) {
-  try {
-    return fn(i);
-  } catch (const std::bad_alloc&) {
-    return MakeError(ErrorCode::kResourceExhausted, "point-in-time join ran out of memory");
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, "point-in-time join failed: {}", e.what());
-  }
-}
-
-// Runs fn(0) … fn(n-1) on the caller and idle workers; returns the first error, if any.
-Status ParallelFor(WorkerPool& pool, size_t n, std::function<Status(size_t)> fn) {
-  struct State {
-    std::function<Status(size_t)> fn;
-    size_t n = 0;
-    std::atomic<size_t> next{0};
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t done = 0;  // guarded by mu
-    Status status;    // guarded by mu
-  };
-  auto state = std::make_shared<State>();
-  state->fn = std::move(fn);
-  state->n = n;
-  auto work = [](State& s) {
-    for (size_t i; (i = s.next.fetch_add(1)) < s.n;) {
-      Status status = RunGuarded(s.fn, i);
-      std::lock_guard lock(s.mu);
-      if (!status && s.status) s.status = std::move(status);
-      if (++s.done == s.n) s.cv.notify_all();
-    }
-  };
-  for (size_t i = 1; i < n && i <= pool.size(); ++i) pool.Submit([state, work] { work(*state); });
-  work(*state);
-  std::unique_lock lock(state->mu);
-  state->cv.wait(lock, [&] { return state->done == state->n; });
-  return state->status;
-}
 
 // Splits [0, size) into `parts` ranges at the positions `offsets` (non-decreasing, size + 1
 // entries) reaches equal shares of its last value, so each part gets about the same work.
@@ -155,38 +72,7 @@ Result<T> Unwrap(arrow::Result<T> result, std::string_view what) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Columns and timestamps.
-
-Result<std::shared_ptr<arrow::ChunkedArray>> Column(const arrow::Table& table,
-                                                    const std::string& name,
-                                                    const std::string& where) {
-  auto column = table.GetColumnByName(name);
-  if (!column) {
-    return MakeError(ErrorCode::kInvalidArgument, "{} has no (unique) column '{}'", where, name);
-  }
-  return column;
-}
-
-// Ticks per second of a timestamp column: its unit for `timestamp`, microseconds for int64.
-Result<int64_t> TicksPerSecond(const arrow::ChunkedArray& column, const std::string& name,
-                               const std::string& where) {
-  const auto& type = *column.type();
-  if (type.id() == arrow::Type::INT64) return 1'000'000;
-  if (type.id() == arrow::Type::TIMESTAMP) {
-    constexpr int64_t kTicks[] = {1, 1'000, 1'000'000, kNanosPerSecond};  // by arrow::TimeUnit
-    return kTicks[static_cast<const arrow::TimestampType&>(type).unit()];
-  }
-  return MakeError(ErrorCode::kInvalidArgument,
-                   "column '{}' of {} must be timestamp or int64, not {}", name, where,
-                   type.ToString());
-}
-
-Status Overflow(const std::string& name, const std::string& where, int64_t value, int64_t factor) {
-  return MakeError(ErrorCode::kInvalidArgument,
-                   "column '{}' of {}: value {} overflows int64 when scaled by {} to the other "
-                   "side's time unit",
-                   name, where, value, factor);
-}
+// Reading Arrow chunks.
 
 // Calls visit(begin, end, chunks, local) for consecutive runs of rows [begin, end) within [lo, hi)
 // that lie in one chunk of every column: chunks[c] holds them in column c, from index local[c].
@@ -214,178 +100,6 @@ Status ForEachRun(const std::vector<const arrow::ChunkedArray*>& columns, int64_
 }
 
 // ---------------------------------------------------------------------------------------------
-// Join keys.
-
-bool IsStringKey(const arrow::DataType& type) {
-  return type.id() == arrow::Type::STRING || type.id() == arrow::Type::LARGE_STRING;
-}
-bool IsIntKey(const arrow::DataType& type) {
-  return type.id() == arrow::Type::INT32 || type.id() == arrow::Type::INT64;
-}
-
-int64_t IntAt(const arrow::Array& array, int64_t i) {
-  return array.type_id() == arrow::Type::INT32
-             ? static_cast<const arrow::Int32Array&>(array).Value(i)
-             : static_cast<const arrow::Int64Array&>(array).Value(i);
-}
-std::string_view StrAt(const arrow::Array& array, int64_t i) {
-  return array.type_id() == arrow::Type::STRING
-             ? static_cast<const arrow::StringArray&>(array).GetView(i)
-             : static_cast<const arrow::LargeStringArray&>(array).GetView(i);
-}
-
-// The entity table's key columns, one value per row: integers widened to int64, strings as views
-// into the table's buffers (the caller holds the table for the whole join).
-struct KeyColumn {
-  bool is_string = false;
-  std::vector<int64_t> ints;
-  std::vector<std::string_view> strings;
-};
-
-// Row `row` of flattened key columns, as KeyIds reads it.
-struct FlatKey {
-  const std::vector<KeyColumn>* columns = nullptr;
-  size_t row = 0;
-  int64_t Int(size_t c) const { return (*columns)[c].ints[row]; }
-  std::string_view Str(size_t c) const { return (*columns)[c].strings[row]; }
-};
-
-// Index `i` of a run's key chunks (see ForEachRun), as KeyIds reads it.
-struct ChunkKey {
-  const std::vector<const arrow::Array*>* arrays = nullptr;
-  const std::vector<int64_t>* local = nullptr;
-  int64_t i = 0;
-  int64_t Int(size_t c) const { return IntAt(*(*arrays)[c], (*local)[c] + i); }
-  std::string_view Str(size_t c) const { return StrAt(*(*arrays)[c], (*local)[c] + i); }
-};
-
-uint64_t Mix(uint64_t x) {  // splitmix64's finaliser: spreads integer keys over the table
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// Dense ids 0..size()-1 for the distinct non-null entity keys. Feature rows look their key up and
-// get kNoKey when no entity row has it.
-class KeyIds {
- public:
-  // Assigns ids to the entity rows with `valid` set; others get kNoKey.
-  KeyIds(const std::vector<KeyColumn>& keys, const std::vector<uint8_t>& valid,
-         std::vector<uint32_t>* ids)
-      : keys_(&keys) {
-    ids->assign(valid.size(), kNoKey);
-    if (TryDirect(valid, ids)) return;
-    size_t capacity = 16;
-    while (capacity < 2 * valid.size()) capacity *= 2;
-    slots_.resize(capacity);
-    mask_ = capacity - 1;
-    for (size_t row = 0; row < valid.size(); ++row) {
-      if (valid[row]) (*ids)[row] = Insert(row);
-    }
-  }
-
-  uint32_t size() const { return size_; }
-
-  // The id of a key shaped like the entity keys (FlatKey or ChunkKey), or kNoKey.
-  template <typename Key>
-  uint32_t Find(const Key& key) const {
-    if (direct_) {
-      const uint64_t offset = static_cast<uint64_t>(key.Int(0)) - static_cast<uint64_t>(min_);
-      return offset < present_.size() && present_[offset] ? static_cast<uint32_t>(offset) : kNoKey;
-    }
-    const uint64_t hash = Hash(key);
-    for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
-      const Slot& s = slots_[slot];
-      if (s.id_plus_one == 0) return kNoKey;
-      if (s.hash == hash && Equal(key, first_row_[s.id_plus_one - 1])) return s.id_plus_one - 1;
-    }
-  }
-
- private:
-  struct Slot {
-    uint64_t hash = 0;
-    uint32_t id_plus_one = 0;  // 0: empty
-  };
-
-  // A single integer key whose range is at most a few times the row count needs no hashing: the
-  // id is the value minus the minimum.
-  bool TryDirect(const std::vector<uint8_t>& valid, std::vector<uint32_t>* ids) {
-    if (keys_->size() != 1 || (*keys_)[0].is_string) return false;
-    const std::vector<int64_t>& values = (*keys_)[0].ints;
-    int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
-    for (size_t row = 0; row < valid.size(); ++row) {
-      if (!valid[row]) continue;
-      lo = std::min(lo, values[row]);
-      hi = std::max(hi, values[row]);
-    }
-    direct_ = true;  // also when no row is valid: zero ids, every lookup finds kNoKey
-    if (lo > hi) return true;
-    const uint64_t range = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
-    if (range == 0 || range > std::max<uint64_t>(4096, 2 * valid.size())) {
-      direct_ = false;
-      return false;
-    }
-    min_ = lo;
-    present_.assign(range, 0);
-    for (size_t row = 0; row < valid.size(); ++row) {
-      if (!valid[row]) continue;
-      const uint64_t offset = static_cast<uint64_t>(values[row]) - static_cast<uint64_t>(lo);
-      present_[offset] = 1;
-      (*ids)[row] = static_cast<uint32_t>(offset);
-    }
-    size_ = static_cast<uint32_t>(range);
-    return true;
-  }
-
-  uint32_t Insert(size_t row) {
-    const FlatKey key{keys_, row};
-    const uint64_t hash = Hash(key);
-    for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
-      Slot& s = slots_[slot];
-      if (s.id_plus_one == 0) {
-        first_row_.push_back(row);
-        s = Slot{hash, ++size_};
-        return size_ - 1;
-      }
-      if (s.hash == hash && Equal(key, first_row_[s.id_plus_one - 1])) return s.id_plus_one - 1;
-    }
-  }
-
-  template <typename Key>
-  uint64_t Hash(const Key& key) const {
-    uint64_t hash = 0x9e3779b97f4a7c15ULL;
-    for (size_t c = 0; c < keys_->size(); ++c) {
-      hash = Mix(hash ^ ((*keys_)[c].is_string ? std::hash<std::string_view>{}(key.Str(c))
-                                               : static_cast<uint64_t>(key.Int(c))));
-    }
-    return hash;
-  }
-
-  template <typename Key>
-  bool Equal(const Key& key, size_t entity_row) const {
-    for (size_t c = 0; c < keys_->size(); ++c) {
-      const KeyColumn& ours = (*keys_)[c];
-      if (ours.is_string ? ours.strings[entity_row] != key.Str(c)
-                         : ours.ints[entity_row] != key.Int(c)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  const std::vector<KeyColumn>* keys_ = nullptr;
-  bool direct_ = false;
-  int64_t min_ = 0;
-  std::vector<uint8_t> present_;
-  std::vector<Slot> slots_;
-  uint64_t mask_ = 0;
-  std::vector<size_t> first_row_;  // the entity row that introduced each id
-  uint32_t size_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------------
 // The entity side: flattened (it is the smaller side as a rule, and KeyIds needs random access to
 // its keys) and sorted by (key id, ts).
 
@@ -393,44 +107,6 @@ struct EntityRow {
   int64_t ts = 0;
   int64_t row = 0;
 };
-
-// Flattens a key column (type checked by the planner); null keys clear `valid`.
-KeyColumn FlattenKey(const arrow::ChunkedArray& column, std::vector<uint8_t>* valid) {
-  KeyColumn key;
-  key.is_string = IsStringKey(*column.type());
-  (key.is_string ? key.strings.resize(column.length()) : key.ints.resize(column.length()));
-  int64_t row = 0;
-  for (const auto& chunk : column.chunks()) {
-    for (int64_t i = 0; i < chunk->length(); ++i, ++row) {
-      if (chunk->IsNull(i)) {
-        (*valid)[row] = 0;
-      } else if (key.is_string) {
-        key.strings[row] = StrAt(*chunk, i);
-      } else {
-        key.ints[row] = IntAt(*chunk, i);
-      }
-    }
-  }
-  return key;
-}
-
-// Entity timestamps as ticks scaled by `factor`; nulls clear `valid`.
-Status EntityTicks(const arrow::ChunkedArray& column, int64_t factor, const std::string& name,
-                   std::vector<int64_t>* ticks, std::vector<uint8_t>* valid) {
-  ticks->resize(column.length());
-  int64_t row = 0;
-  for (const auto& chunk : column.chunks()) {
-    const int64_t* values = chunk->data()->GetValues<int64_t>(1);
-    for (int64_t i = 0; i < chunk->length(); ++i, ++row) {
-      if (chunk->IsNull(i)) {
-        (*valid)[row] = 0;
-      } else if (__builtin_mul_overflow(values[i], factor, &(*ticks)[row])) {
-        return Overflow(name, "the entity table", values[i], factor);
-      }
-    }
-  }
-  return Ok();
-}
 
 struct EntitySide {
   std::vector<KeyColumn> keys;  // `ids` points at these
@@ -480,25 +156,6 @@ struct FeatureRow {
   int64_t ts = 0;
   uint32_t row = 0;  // views are limited to 2^32 - 1 rows
   uint32_t key = 0;
-};
-
-// A view's created timestamps by row; a null one loses every tie.
-class CreatedTs {
- public:
-  explicit CreatedTs(const arrow::ChunkedArray& column) : column_(&column) {
-    for (const auto& chunk : column.chunks()) starts_.push_back(starts_.back() + chunk->length());
-  }
-  int64_t At(int64_t row) const {
-    const size_t c = std::upper_bound(starts_.begin(), starts_.end(), row) - starts_.begin() - 1;
-    const arrow::Array& chunk = *column_->chunk(static_cast<int>(c));
-    const int64_t i = row - starts_[c];
-    return chunk.IsNull(i) ? std::numeric_limits<int64_t>::min()
-                           : chunk.data()->GetValues<int64_t>(1)[i];
-  }
-
- private:
-  const arrow::ChunkedArray* column_ = nullptr;
-  std::vector<int64_t> starts_{0};  // first row of each chunk, then the row count
 };
 
 // Whether feature row a beats b: later ts, then later created ts (if the view has them), then
@@ -588,7 +245,7 @@ Status ScatterFeatures(const FeatureSide& f, int64_t lo, int64_t hi, const uint3
           row.row = static_cast<uint32_t>(begin + i);
           row.key = id;
           if (__builtin_mul_overflow(ts[i], f.factor, &row.ts)) {
-            return Overflow(f.ts_name, f.where, ts[i], f.factor);
+            return OverflowError(f.ts_name, f.where, ts[i], f.factor);
           }
           out[cursor[id >> f.shift]++] = row;
         }
@@ -708,9 +365,7 @@ Result<std::vector<int64_t>> MatchRows(const arrow::Table& entities, const std::
   FALAJ_ASSIGN_OR_RETURN(int64_t e_tps, TicksPerSecond(*ets, entity_ts, "the entity table"));
   FALAJ_ASSIGN_OR_RETURN(int64_t f_tps, TicksPerSecond(*fts, view.event_timestamp_column, where));
   const int64_t tps = std::max(e_tps, f_tps);  // units are powers of 1000: the finer divides
-  // Ticks are integers, so e - f <= ttl exactly when e - f <= floor(ttl in ticks).
-  const uint64_t max_age = view.ttl.count() == 0 ? std::numeric_limits<uint64_t>::max()
-                                                 : view.ttl.count() / (kNanosPerSecond / tps);
+  const uint64_t max_age = MaxAgeTicks(view.ttl, tps);
 
   EntitySide e;
   FALAJ_RETURN_IF_ERROR(BuildEntitySide(entities, view.join_keys, entity_ts, tps / e_tps, &e));
@@ -757,95 +412,7 @@ Result<std::shared_ptr<arrow::ChunkedArray>> Gather(const arrow::ChunkedArray& c
   return taken.chunked_array();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Planning: checks every input before any work, and names the output columns.
-
-struct ViewPlan {
-  const FeatureViewData* view = nullptr;
-  std::vector<std::string> features;      // source columns
-  std::vector<std::string> output_names;  // same order
-};
-
-Status CheckKey(const arrow::Table& entities, const FeatureViewData& view, const std::string& key,
-                const std::string& where) {
-  FALAJ_ASSIGN_OR_RETURN(auto ours, Column(entities, key, "the entity table"));
-  FALAJ_ASSIGN_OR_RETURN(auto theirs, Column(*view.table, key, where));
-  const auto& a = *ours->type();
-  const auto& b = *theirs->type();
-  if (!(IsIntKey(a) || IsStringKey(a)) || !(IsIntKey(b) || IsStringKey(b))) {
-    return MakeError(
-        ErrorCode::kInvalidArgument,
-        "join key '{}' of {} must be int32, int64, utf8 or large_utf8 (entity table: {}, "
-        "view: {})",
-        key, where, a.ToString(), b.ToString());
-  }
-  if (IsIntKey(a) != IsIntKey(b)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "join key '{}' is {} in the entity table but {} in {}", key, a.ToString(),
-                     b.ToString(), where);
-  }
-  return Ok();
-}
-
-Result<ViewPlan> PlanView(const arrow::Table& entities, const FeatureViewData& view,
-                          const PointInTimeJoinOptions& options) {
-  if (view.name.empty())
-    return MakeError(ErrorCode::kInvalidArgument, "a feature view has no name");
-  const std::string where = fmt::format("feature view '{}'", view.name);
-  if (!view.table) return MakeError(ErrorCode::kInvalidArgument, "{} has no table", where);
-  if (view.join_keys.empty())
-    return MakeError(ErrorCode::kInvalidArgument, "{} has no join keys", where);
-  if (view.ttl.count() < 0)
-    return MakeError(ErrorCode::kInvalidArgument, "{} has a negative ttl", where);
-  for (const auto& key : view.join_keys)
-    FALAJ_RETURN_IF_ERROR(CheckKey(entities, view, key, where));
-  FALAJ_ASSIGN_OR_RETURN(auto ets,
-                         Column(entities, options.entity_timestamp_column, "the entity table"));
-  FALAJ_RETURN_IF_ERROR(TicksPerSecond(*ets, options.entity_timestamp_column, "the entity table"));
-  std::set<std::string> skip(view.join_keys.begin(), view.join_keys.end());
-  for (const std::string* name : {&view.event_timestamp_column, &view.created_timestamp_column}) {
-    if (name->empty() && name == &view.created_timestamp_column) continue;
-    FALAJ_ASSIGN_OR_RETURN(auto ts, Column(*view.table, *name, where));
-    FALAJ_RETURN_IF_ERROR(TicksPerSecond(*ts, *name, where));
-    skip.insert(*name);
-  }
-  ViewPlan plan{&view, view.features, {}};
-  if (plan.features.empty()) {
-    for (const auto& field : view.table->schema()->fields()) {
-      if (!skip.contains(field->name())) plan.features.push_back(field->name());
-    }
-  }
-  for (const auto& feature : plan.features) {
-    FALAJ_RETURN_IF_ERROR(Column(*view.table, feature, where));
-    plan.output_names.push_back(options.full_feature_names ? view.name + "__" + feature : feature);
-  }
-  return plan;
-}
-
-Result<std::vector<ViewPlan>> PlanAll(const arrow::Table& entities,
-                                      std::span<const FeatureViewData> views,
-                                      const PointInTimeJoinOptions& options) {
-  std::vector<ViewPlan> plans;
-  std::map<std::string, std::string> owner;  // output column -> who produces it
-  for (const auto& field : entities.schema()->fields())
-    owner.emplace(field->name(), "the entity table");
-  for (const auto& view : views) {
-    FALAJ_ASSIGN_OR_RETURN(ViewPlan plan, PlanView(entities, view, options));
-    for (const auto& name : plan.output_names) {
-      auto [it, fresh] = owner.emplace(name, fmt::format("feature view '{}'", view.name));
-      if (!fresh) {
-        return MakeError(
-            ErrorCode::kInvalidArgument,
-            "output column '{}' comes from both {} and feature view '{}'; rename it or "
-            "request full feature names",
-            name, it->second, view.name);
-      }
-    }
-    plans.push_back(std::move(plan));
-  }
-  return plans;
-}
-
+// One view's feature columns, in plan order, aligned with the entity rows.
 Result<std::vector<std::shared_ptr<arrow::ChunkedArray>>> JoinView(const arrow::Table& entities,
                                                                    const std::string& entity_ts,
                                                                    const ViewPlan& plan,
@@ -862,25 +429,26 @@ Result<std::vector<std::shared_ptr<arrow::ChunkedArray>>> JoinView(const arrow::
 }
 
 }  // namespace
+}  // namespace pit
 
 Result<std::shared_ptr<arrow::Table>> PointInTimeJoin(const std::shared_ptr<arrow::Table>& entities,
                                                       std::span<const FeatureViewData> views,
                                                       const PointInTimeJoinOptions& options) {
   if (!entities) return MakeError(ErrorCode::kInvalidArgument, "the entity table is missing");
-  FALAJ_ASSIGN_OR_RETURN(std::vector<ViewPlan> plans, PlanAll(*entities, views, options));
+  FALAJ_ASSIGN_OR_RETURN(std::vector<pit::ViewPlan> plans, pit::PlanAll(*entities, views, options));
   const int threads = options.threads > 0
                           ? options.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   std::vector<std::vector<std::shared_ptr<arrow::ChunkedArray>>> joined(plans.size());
   auto run = [&]() -> Status {
-    WorkerPool pool(threads - 1);  // the calling thread is the last worker
+    WorkerPool pool(threads - 1, std::string(pit::kJob));  // the caller is the last worker
     return ParallelFor(pool, plans.size(), [&](size_t v) -> Status {
-      FALAJ_ASSIGN_OR_RETURN(joined[v],
-                             JoinView(*entities, options.entity_timestamp_column, plans[v], pool));
+      FALAJ_ASSIGN_OR_RETURN(
+          joined[v], pit::JoinView(*entities, options.entity_timestamp_column, plans[v], pool));
       return Ok();
     });
   };
-  FALAJ_RETURN_IF_ERROR(RunGuarded([&](size_t) { return run(); }, 0));  // e.g. no threads to start
+  FALAJ_RETURN_IF_ERROR(RunGuarded(pit::kJob, run));  // e.g. no threads to start
   auto fields = entities->schema()->fields();
   auto columns = entities->columns();
   for (size_t v = 0; v < plans.size(); ++v) {

@@ -42,14 +42,17 @@ Result<EndpointTarget> TargetFromJson(const nlohmann::json& json) {
 nlohmann::json SpecToJson(const Endpoint& endpoint) {
   nlohmann::json targets = nlohmann::json::array();
   for (const auto& target : endpoint.targets) targets.push_back(TargetToJson(target));
-  return {{"targets", targets},
-          {"runtime", endpoint.runtime},
-          {"batching",
-           {{"max_batch_size", endpoint.batching.max_batch_size},
-            {"max_queue_delay_us", endpoint.batching.max_queue_delay_us},
-            {"max_queue_rows", endpoint.batching.max_queue_rows}}},
-          {"idle_unload_seconds", endpoint.idle_unload_seconds},
-          {"request_timeout_ms", endpoint.request_timeout_ms}};
+  nlohmann::json spec = {{"targets", targets},
+                         {"runtime", endpoint.runtime},
+                         {"batching",
+                          {{"max_batch_size", endpoint.batching.max_batch_size},
+                           {"max_queue_delay_us", endpoint.batching.max_queue_delay_us},
+                           {"max_queue_rows", endpoint.batching.max_queue_rows}}},
+                         {"idle_unload_seconds", endpoint.idle_unload_seconds},
+                         {"request_timeout_ms", endpoint.request_timeout_ms}};
+  // Only when set, so endpoints without one read exactly as before.
+  if (!endpoint.feature_service.empty()) spec["feature_service"] = endpoint.feature_service;
+  return spec;
 }
 
 Status SpecFromJson(const nlohmann::json& spec, Endpoint& endpoint) {
@@ -82,6 +85,8 @@ Status SpecFromJson(const nlohmann::json& spec, Endpoint& endpoint) {
   endpoint.idle_unload_seconds = idle.value_or(0);
   FALAJ_ASSIGN_OR_RETURN(auto timeout, json::OptionalInt(spec, "request_timeout_ms"));
   endpoint.request_timeout_ms = timeout.value_or(0);
+  FALAJ_ASSIGN_OR_RETURN(auto feature_service, json::OptionalString(spec, "feature_service"));
+  endpoint.feature_service = feature_service.value_or("");
   return Ok();
 }
 
@@ -188,6 +193,26 @@ Status EndpointStore::Validate(const Endpoint& endpoint) {
   if (total_weight == 0) {
     return MakeError(ErrorCode::kInvalidArgument, "the targets' weights must not all be 0");
   }
+  return ValidateFeatureService(endpoint);
+}
+
+Status EndpointStore::ValidateFeatureService(const Endpoint& endpoint) {
+  if (endpoint.feature_service.empty()) return Ok();
+  FALAJ_RETURN_IF_ERROR(registry::ValidateName("feature_service", endpoint.feature_service));
+  if (features_ == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'feature_service' needs an online feature store, which this server lacks");
+  }
+  auto resolved = features_->Resolve(endpoint.project, endpoint.feature_service);
+  if (!resolved) {
+    // A missing or unusable service is the body's fault (400), not a missing endpoint (404).
+    const ErrorCode code = resolved.error().code;
+    const bool bad_body = code == ErrorCode::kNotFound || code == ErrorCode::kInvalidArgument ||
+                          code == ErrorCode::kFailedPrecondition;
+    return MakeError(bad_body ? ErrorCode::kInvalidArgument : code,
+                     "feature_service '{}' cannot feed endpoint '{}': {}", endpoint.feature_service,
+                     endpoint.name, resolved.error().message);
+  }
   return Ok();
 }
 
@@ -289,9 +314,9 @@ nlohmann::json EndpointToJson(const Endpoint& endpoint) {
 
 Result<Endpoint> EndpointFromJson(const nlohmann::json& body) {
   if (!body.is_object()) return MakeError(ErrorCode::kInvalidArgument, "body must be an object");
-  FALAJ_RETURN_IF_ERROR(
-      json::RejectUnknownFields(body, {"name", "description", "targets", "runtime", "batching",
-                                       "idle_unload_seconds", "request_timeout_ms"}));
+  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(
+      body, {"name", "description", "targets", "runtime", "batching", "idle_unload_seconds",
+             "request_timeout_ms", "feature_service"}));
   Endpoint endpoint;
   FALAJ_ASSIGN_OR_RETURN(auto name, json::OptionalString(body, "name"));
   endpoint.name = name.value_or("");

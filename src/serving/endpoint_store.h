@@ -2,9 +2,12 @@
 // targets (a model version by number or by alias) by traffic weight, and carries the serving
 // settings of what it serves (runtime, dynamic batching, idle unload). KServe v2 clients address
 // an endpoint as the model name "<project>.<endpoint>" (see inference_service.h). The A/B
-// testing module builds on the targets and weights.
+// testing module builds on the targets and weights. An endpoint may name a feature service of its
+// project: requests then carry entity keys and the server fetches the features
+// (feature_provider.h).
 //
-// Thread-safety: all state lives in the MetadataStore; every method may be called concurrently.
+// Thread-safety: all state lives in the MetadataStore; every method may be called concurrently,
+// except SetFeatureProvider, which is called once before any other.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +19,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "registry/model_registry.h"
+#include "serving/feature_provider.h"
 #include "storage/metadata_store.h"
 
 namespace falaj::serving {
@@ -42,6 +46,9 @@ struct Endpoint {
   BatchingSettings batching;
   int64_t idle_unload_seconds = 0;  // unload targets idle this long (scale to zero); 0 = never
   int64_t request_timeout_ms = 0;   // fail requests still queued after this long; 0 = none
+  // A feature service of the project whose features the server fetches for each request's
+  // entity keys; "" = requests carry the model's input rows themselves.
+  std::string feature_service;
   std::string created_by;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
@@ -62,8 +69,13 @@ class EndpointStore {
                                                             std::string_view model,
                                                             int64_t version);
 
-  // Validates the settings and that every target's model exists and its version or alias
-  // resolves. INVALID_ARGUMENT / NOT_FOUND / ALREADY_EXISTS.
+  // Where feature services are checked; without one, an endpoint naming a feature service is
+  // refused. Not owned; must outlive the store.
+  void SetFeatureProvider(FeatureProvider* provider) { features_ = provider; }
+
+  // Validates the settings, that every target's model exists and its version or alias resolves,
+  // and that the feature service (if any) resolves and can feed a model. INVALID_ARGUMENT /
+  // NOT_FOUND / ALREADY_EXISTS.
   Result<Endpoint> Create(Endpoint endpoint);
   // Replaces targets and settings; keeps name, creator and creation time.
   Result<Endpoint> Update(Endpoint endpoint);
@@ -75,10 +87,12 @@ class EndpointStore {
 
  private:
   Status Validate(const Endpoint& endpoint);
+  Status ValidateFeatureService(const Endpoint& endpoint);
 
   storage::MetadataStore& store_;
   registry::ModelRegistry& registry_;
   const Clock& clock_;
+  FeatureProvider* features_ = nullptr;
 };
 
 // The endpoint as JSON (API answers) and back (request bodies; unknown fields refused).

@@ -1,6 +1,7 @@
 // The transport-neutral inference request and response: what the KServe v2 HTTP handler and
 // the gRPC service both build and read. Inputs are already decoded to float32 rows (see
-// tensor.h); outputs are float32. Plain values; no thread-safety concerns.
+// tensor.h); integer inputs also keep their exact values, for entity keys (feature_provider.h).
+// Outputs are float32. Plain values; no thread-safety concerns.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,10 @@ struct InferInput {
   DataType datatype = DataType::kFp32;  // as sent; values are converted to float32
   std::vector<int64_t> shape;
   std::vector<float> values;  // row-major, ElementCount(shape) values
+  // For integer datatypes (INT*, UINT*) the same values exactly, since float32 rounds integers
+  // above 2^24 and entity ids must not be rounded; empty for every other datatype, and for a
+  // UINT64 tensor holding a value beyond int64.
+  std::vector<int64_t> integers;
 };
 
 struct InferRequest {

@@ -23,10 +23,12 @@ class InferenceService {
   virtual ~InferenceService() = default;
 
   // Runs a request. May block (loading a model, waiting for a batch): call it where blocking is
-  // allowed. Errors: NOT_FOUND (unknown name or version), INVALID_ARGUMENT (wrong input name,
-  // datatype, shape, value count, forbidden NaN/Inf, unknown requested output),
-  // RESOURCE_EXHAUSTED (batch queue full), DEADLINE_EXCEEDED, UNAVAILABLE (model failed to
-  // load; the reason is in the message).
+  // allowed. For an endpoint with a feature service the inputs are entity keys (and request-time
+  // features) rather than the model's rows (feature_provider.h). Errors: NOT_FOUND (unknown name
+  // or version), INVALID_ARGUMENT (wrong input name, datatype, shape, value count, forbidden
+  // NaN/Inf, unknown requested output, missing entity key), RESOURCE_EXHAUSTED (batch queue
+  // full), DEADLINE_EXCEEDED, UNAVAILABLE (model failed to load, or the endpoint's feature service
+  // no longer resolves; the reason is in the message).
   virtual Result<InferResponse> Infer(InferRequest& request) = 0;
 
   // Runs a request only if it can be answered without blocking: the model is loaded and ready,

@@ -61,6 +61,10 @@ Result<size_t> CheckInput(const InferRequest& request, const ServedModel& served
     return MakeError(ErrorCode::kInvalidArgument, "input '{}' has {} values; its shape needs {}",
                      input.name.substr(0, 80), input.values.size(), rows * width);
   }
+  return rows;
+}
+
+Status CheckOutputs(const InferRequest& request, const ServedModel& served) {
   for (const auto& output : request.outputs) {
     if (output != served.output_name()) {
       return MakeError(ErrorCode::kInvalidArgument,
@@ -68,7 +72,7 @@ Result<size_t> CheckInput(const InferRequest& request, const ServedModel& served
                        served.output_name());
     }
   }
-  return rows;
+  return Ok();
 }
 
 }  // namespace
@@ -84,6 +88,8 @@ std::shared_ptr<const Predictor::Route> Predictor::RememberedRoute(const std::st
       std::chrono::steady_clock::now() - found->second->at >= kResolutionTtl) {
     return nullptr;
   }
+  // Feature definitions changed since the route was resolved: the service may read otherwise.
+  if (found->second->features && !found->second->features->current()) return nullptr;
   return found->second;
 }
 
@@ -115,6 +121,7 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
     route->endpoint = true;
     route->endpoint_name = endpoint->name;
     route->request_timeout_ms = endpoint->request_timeout_ms;
+    FALAJ_RETURN_IF_ERROR(ResolveFeatures(project, *endpoint, *route));
     for (const auto& target : endpoint->targets) {
       int64_t version = 0;
       if (target.version) {
@@ -139,6 +146,27 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
   std::lock_guard lock(mutex_);
   routes_[route_key] = route;
   return std::shared_ptr<const Route>(std::move(route));
+}
+
+Status Predictor::ResolveFeatures(std::string_view project, const Endpoint& endpoint,
+                                  Route& route) {
+  if (endpoint.feature_service.empty()) return Ok();
+  route.feature_service = endpoint.feature_service;
+  if (features_ == nullptr) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "endpoint '{}' reads feature service '{}', but this server has no online "
+                     "feature store",
+                     endpoint.name, endpoint.feature_service);
+  }
+  auto resolved = features_->Resolve(project, endpoint.feature_service);
+  if (!resolved) {
+    // Checked when the endpoint was written; the service changed since.
+    return MakeError(ErrorCode::kUnavailable,
+                     "endpoint '{}' cannot serve: feature service '{}': {}", endpoint.name,
+                     endpoint.feature_service, resolved.error().message);
+  }
+  route.features = std::move(*resolved);
+  return Ok();
 }
 
 Predictor::Resolution Predictor::Pinned(LoadSpec spec) {
@@ -239,14 +267,28 @@ std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode 
   if (!*acquired) return std::unexpected(acquired->error());
   std::shared_ptr<ServedModel> served = **acquired;
   if (mode == Mode::kNeverBlock && served->batches()) return std::nullopt;
+  const Route* route = (*resolution)->route.get();
+  const ResolvedFeatureService* features = route ? route->features.get() : nullptr;
+  if (mode == Mode::kNeverBlock && features && features->remote()) return std::nullopt;
 
-  FALAJ_ASSIGN_OR_RETURN(size_t rows, CheckInput(request, *served));
+  size_t rows = 0;
+  std::span<const float> inputs;
+  std::vector<float> assembled;  // the model's rows, when the endpoint fetches features
+  if (features) {
+    FALAJ_ASSIGN_OR_RETURN(
+        rows, AssembleFeatureRows(request, *features, route->endpoint_name, route->feature_service,
+                                  served->runtime().num_features(), assembled));
+    inputs = assembled;
+  } else {
+    FALAJ_ASSIGN_OR_RETURN(rows, CheckInput(request, *served));
+    inputs = request.inputs.front().values;
+  }
+  FALAJ_RETURN_IF_ERROR(CheckOutputs(request, *served));
   if ((*resolution)->request_timeout_ms > 0 && !request.deadline) {
     request.deadline =
         request.received + std::chrono::milliseconds((*resolution)->request_timeout_ms);
   }
-  FALAJ_ASSIGN_OR_RETURN(auto values,
-                         served->Predict(request.inputs.front().values, rows, request.deadline));
+  FALAJ_ASSIGN_OR_RETURN(auto values, served->Predict(inputs, rows, request.deadline));
   InferResponse response;
   response.id = std::move(request.id);
   response.model_name = request.project + "." + request.name;
@@ -302,6 +344,14 @@ Result<ModelMetadata> Predictor::Metadata(std::string_view project, std::string_
     return out;
   };
   metadata.inputs = tensors(described.signature, "inputs", {"input", "FP32", {-1, -1}});
+  if (resolution.route && resolution.route->features) {
+    // Requests carry the entity keys; request-time features, if the model takes any, follow in
+    // the request's order under names of the caller's choosing.
+    metadata.inputs.clear();
+    for (const auto& key : resolution.route->features->join_keys()) {
+      metadata.inputs.push_back({key, "INT64", {-1}});
+    }
+  }
   metadata.outputs = tensors(described.signature, "outputs", {"predict", "FP32", {-1}});
   return metadata;
 }

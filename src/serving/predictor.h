@@ -9,7 +9,12 @@
 // yet while the previous one is serving, the new one loads in the background and the previous
 // one keeps answering until the new one is ready — no request waits or fails for the swap.
 //
-// Thread-safety: every method may be called concurrently.
+// An endpoint with a feature service remembers the service resolved with its route (until the
+// feature definitions change); its requests carry entity keys, and the model's rows are built
+// from the online store's features (feature_provider.h).
+//
+// Thread-safety: every method may be called concurrently, except SetFeatureProvider, which is
+// called once before any other.
 #pragma once
 
 #include <chrono>
@@ -19,6 +24,7 @@
 #include <string>
 
 #include "serving/endpoint_store.h"
+#include "serving/feature_provider.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
 
@@ -30,6 +36,10 @@ class Predictor final : public InferenceService {
 
   // Nothing is owned; everything must outlive the predictor.
   Predictor(EndpointStore& endpoints, registry::ModelRegistry& registry, ModelManager& models);
+
+  // Where endpoints' feature services are resolved; without one, an endpoint naming a feature
+  // service answers UNAVAILABLE. Not owned; must outlive the predictor's use.
+  void SetFeatureProvider(FeatureProvider* provider) { features_ = provider; }
 
   Result<InferResponse> Infer(InferRequest& request) override;
   std::optional<Result<InferResponse>> TryInferWithoutBlocking(InferRequest& request) override;
@@ -60,6 +70,9 @@ class Predictor final : public InferenceService {
     std::string endpoint_name;
     std::vector<RouteTarget> targets;
     int64_t request_timeout_ms = 0;
+    // The endpoint's feature service, resolved; null when requests carry the model's rows.
+    std::string feature_service;
+    std::shared_ptr<const ResolvedFeatureService> features;
     std::chrono::steady_clock::time_point at;
   };
   // The target a request goes to: one of a remembered route's (no copies on the hot path), or a
@@ -80,6 +93,9 @@ class Predictor final : public InferenceService {
   std::optional<Result<std::shared_ptr<ServedModel>>> Acquire(const Resolution& resolution,
                                                               Mode mode);
   std::optional<Result<InferResponse>> Run(InferRequest& request, Mode mode);
+  // The endpoint's feature service for its route (UNAVAILABLE with the reason when it no longer
+  // resolves).
+  Status ResolveFeatures(std::string_view project, const Endpoint& endpoint, Route& route);
 
   // The remembered route, or null when absent or stale. Guarded by mutex_.
   std::shared_ptr<const Route> RememberedRoute(const std::string& key);
@@ -91,6 +107,7 @@ class Predictor final : public InferenceService {
   EndpointStore& endpoints_;
   registry::ModelRegistry& registry_;
   ModelManager& models_;
+  FeatureProvider* features_ = nullptr;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
   // target_key → the spec (and its key) that last served it, for hot swaps.

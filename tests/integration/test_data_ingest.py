@@ -189,7 +189,10 @@ def test_bad_sources_and_batches_are_refused_with_reasons(server, project):
     assert server.post(base, data=b"{not json", headers={"Content-Type": "application/json"}
                        ).status_code == 400
     mqtt = server.post(base, json={"name": "m", "kind": "mqtt", "schema": SCHEMA})
-    assert_error_shape(mqtt, 501, "UNIMPLEMENTED")
+    assert "needs a 'config'" in assert_error_shape(mqtt, 400, "INVALID_ARGUMENT")["message"]
+    unasked = server.post(base, json={"name": "m", "kind": "file", "schema": SCHEMA,
+                                      "config": {"uri": "x"}})
+    assert "takes no 'config'" in assert_error_shape(unasked, 400, "INVALID_ARGUMENT")["message"]
 
     make_source(server, project)
     assert_error_shape(server.post(base, json={"name": "payments", "kind": "file",

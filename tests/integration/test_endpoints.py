@@ -155,6 +155,7 @@ def test_endpoints_are_listed_read_updated_and_deleted(served):
                                                 "runtime": "linear"})
     assert updated.status_code == 200, updated.text
     assert updated.json()["targets"] == [{"model": "m", "version": 2, "weight": 1}]
+    assert "feature_service" not in updated.json()  # only endpoints that name one carry it
     wait_until(lambda: infer(served, "pinned").json()["model_version"] == "2", 30,
                message="the update to take effect")
     assert served.get(path).json()["runtime"] == "linear"
@@ -189,6 +190,12 @@ def test_endpoints_are_listed_read_updated_and_deleted(served):
      "description"),
     ({"name": "e1", "targets": [{"model": "m", "version": 1}] * 17}, 400, "1 to 16 targets"),
     ({"name": "e1", "targets": [{"model": "m", "version": 1}], "extra": True}, 400, "extra"),
+    ({"name": "e1", "targets": [{"model": "m", "version": 1}], "feature_service": "ghost"}, 400,
+     "feature_service 'ghost'"),
+    ({"name": "e1", "targets": [{"model": "m", "version": 1}], "feature_service": 7}, 400,
+     "feature_service"),
+    ({"name": "e1", "targets": [{"model": "m", "version": 1}], "feature_service": "../x"}, 400,
+     "feature_service"),
 ])
 def test_bad_endpoint_definitions_are_refused_with_the_reason(served, body, status, needle):
     response = create_endpoint(served, body)

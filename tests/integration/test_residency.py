@@ -73,3 +73,17 @@ def test_bad_policies_are_refused_with_a_reason(uae_server):
 def test_a_project_with_policies_cannot_be_deleted(uae_server):
     refused = uae_server.delete("/api/v1/projects/clinic")
     assert "transfer policies" in assert_error_shape(refused, 409, "FAILED_PRECONDITION")["message"]
+
+
+def test_model_downloads_to_another_region_need_a_policy_and_are_audited(uae_server):
+    from serving_helpers import linear_artifact, register_version
+    register_version(uae_server, "clinic", "triage", linear_artifact([1.0], 0.0), "linear")
+    base = "/api/v1/projects/clinic/models/triage/versions/1/files/model.json"
+    assert uae_server.get(base).status_code == 200
+    assert uae_server.get(base + "?to_region=uae-north").status_code == 200
+    denied = uae_server.get(base + "?to_region=us-east")
+    assert "no transfer policy" in assert_error_shape(denied, 403, "PERMISSION_DENIED")["message"]
+    records = uae_server.get("/api/v1/audit?resource_prefix=/api/v1/projects/clinic/models/triage"
+                             "&limit=100").json()["records"]
+    outcomes = {(r["request_id"], r["outcome"]) for r in records}
+    assert (denied.headers["X-Request-Id"], "denied") in outcomes
