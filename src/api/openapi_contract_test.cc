@@ -59,6 +59,8 @@ class OpenApiContractTest : public ::testing::Test {
                                                              *datasets_, *online_store_);
     online_features_ =
         std::make_unique<features::OnlineFeatures>(*feature_registry_, *online_store_);
+    erasures_ = std::make_unique<features::ErasureService>(*store_, *datasets_, *feature_registry_,
+                                                           *online_store_);
     ASSERT_TRUE(AddAllRoutes(router_, {ready_,
                                        metrics_,
                                        *projects_,
@@ -80,6 +82,7 @@ class OpenApiContractTest : public ::testing::Test {
                                        *training_sets_,
                                        *materializer_,
                                        *online_features_,
+                                       *erasures_,
                                        std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
@@ -114,6 +117,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<features::TrainingSetBuilder> training_sets_;
   std::unique_ptr<features::Materializer> materializer_;
   std::unique_ptr<features::OnlineFeatures> online_features_;
+  std::unique_ptr<features::ErasureService> erasures_;
   Router router_;
 };
 

@@ -4,6 +4,7 @@
 #include "api/audit_routes.h"
 #include "api/data_routes.h"
 #include "api/endpoint_routes.h"
+#include "api/erasure_routes.h"
 #include "api/feature_routes.h"
 #include "api/kserve_routes.h"
 #include "api/project_routes.h"
@@ -26,6 +27,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
       dependencies.residency, dependencies.projects));
   FALAJ_RETURN_IF_ERROR(AddEndpointRoutes(router, dependencies.endpoints, dependencies.predictor,
                                           dependencies.models));
+  FALAJ_RETURN_IF_ERROR(AddErasureRoutes(router, dependencies.erasures));
   FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.predictor));
   FALAJ_RETURN_IF_ERROR(
       AddDataRoutes(router, {dependencies.sources, dependencies.datasets, dependencies.ingest,

@@ -10,6 +10,7 @@
 #include "data/ingest_service.h"
 #include "data/mqtt_ingest.h"
 #include "data/source_store.h"
+#include "features/erasure.h"
 #include "features/feature_registry.h"
 #include "features/materializer.h"
 #include "features/online_features.h"
@@ -49,6 +50,7 @@ struct RouteDependencies {
   features::TrainingSetBuilder& training_sets;
   features::Materializer& materializer;
   features::OnlineFeatures& online_features;
+  features::ErasureService& erasures;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
 };
 

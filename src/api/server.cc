@@ -23,6 +23,7 @@
 #include "data/ingest_service.h"
 #include "data/mqtt_ingest.h"
 #include "data/source_store.h"
+#include "features/erasure.h"
 #include "features/feature_registry.h"
 #include "features/materializer.h"
 #include "features/online_features.h"
@@ -74,6 +75,7 @@ struct Server::Parts {
   std::unique_ptr<features::TrainingSetBuilder> training_sets;
   std::unique_ptr<features::Materializer> materializer;
   std::unique_ptr<features::OnlineFeatures> online_features;
+  std::unique_ptr<features::ErasureService> erasures;
   std::unique_ptr<serving::FeatureProvider> feature_provider;  // endpoints' feature services
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
@@ -139,7 +141,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &registry::ModelRegistry::Migrations(), &serving::EndpointStore::Migrations(),
         &data::SourceStore::Migrations(), &data::DatasetStore::Migrations(),
         &features::FeatureRegistry::Migrations(), &features::Materializer::Migrations(),
-        &projects::ProjectService::Migrations()}) {
+        &features::ErasureService::Migrations(), &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -237,6 +239,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       [raw](std::string_view project, std::string_view source, const arrow::Table& rows) {
         return raw->materializer->OnIngested(project, source, rows);
       });
+  parts->erasures = std::make_unique<features::ErasureService>(
+      *parts->metadata, *parts->datasets, *parts->feature_registry, *parts->online_store);
   parts->projects->RegisterOwnershipCheck("feature definitions",
                                           features::FeatureRegistry::CountInProject);
   parts->projects->RegisterOwnershipCheck("sources", data::SourceStore::CountInProject);
@@ -278,6 +282,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->training_sets,
                                    *parts->materializer,
                                    *parts->online_features,
+                                   *parts->erasures,
                                    parts->keys_material.audit_signing->PublicKeyRaw()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,

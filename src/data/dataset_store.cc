@@ -256,22 +256,53 @@ Status DatasetStore::Delete(std::string_view project, std::string_view dataset) 
         return tx.Run("DELETE FROM dataset_versions WHERE project = ? AND dataset = ?",
                       {std::string(project), std::string(dataset)});
       }));
-  // Blobs are content-addressed: keep one that another version (of any dataset) still uses.
   FALAJ_ASSIGN_OR_RETURN(auto blobs, blobs_(project));
   for (const auto& version : versions) {
-    bool shared = false;
-    FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-        storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-          FALAJ_ASSIGN_OR_RETURN(auto rows,
-                                 tx.Query("SELECT COUNT(*) FROM dataset_versions WHERE project = ? "
-                                          "AND sha256 = ?",
-                                          {std::string(project), version.sha256}));
-          shared = rows[0].Int(0) > 0;
-          return Ok();
-        }));
-    if (!shared) FALAJ_RETURN_IF_ERROR(blobs->Delete(version.sha256));
+    FALAJ_RETURN_IF_ERROR(DeleteIfUnused(project, *blobs, version.sha256));
   }
   return Ok();
+}
+
+// Blobs are content-addressed: keep one that another version (of any dataset) still uses.
+Status DatasetStore::DeleteIfUnused(std::string_view project, storage::BlobStore& blobs,
+                                    const std::string& sha256) {
+  bool shared = false;
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+        FALAJ_ASSIGN_OR_RETURN(auto rows,
+                               tx.Query("SELECT COUNT(*) FROM dataset_versions WHERE project = ? "
+                                        "AND sha256 = ?",
+                                        {std::string(project), sha256}));
+        shared = rows[0].Int(0) > 0;
+        return Ok();
+      }));
+  if (shared) return Ok();
+  return blobs.Delete(sha256);
+}
+
+Result<DatasetVersion> DatasetStore::Rewrite(std::string_view project, std::string_view dataset,
+                                             int64_t version, const arrow::Table& rows,
+                                             const nlohmann::json& note) {
+  FALAJ_ASSIGN_OR_RETURN(auto stored, GetVersion(project, dataset, version));
+  FALAJ_ASSIGN_OR_RETURN(std::string parquet, WriteParquet(rows));
+  FALAJ_ASSIGN_OR_RETURN(auto blobs, blobs_(project));
+  FALAJ_ASSIGN_OR_RETURN(std::string digest, blobs->Put(parquet));
+  const std::string old_digest = stored.sha256;
+  if (!stored.lineage.contains("erasures")) stored.lineage["erasures"] = nlohmann::json::array();
+  stored.lineage["erasures"].push_back(note);
+  stored.sha256 = digest;
+  stored.size_bytes = static_cast<int64_t>(parquet.size());
+  stored.rows = rows.num_rows();
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
+        return tx.Run(
+            "UPDATE dataset_versions SET sha256 = ?, size_bytes = ?, row_count = ?, lineage = ? "
+            "WHERE project = ? AND dataset = ? AND version = ?",
+            {stored.sha256, stored.size_bytes, stored.rows, stored.lineage.dump(),
+             std::string(project), std::string(dataset), version});
+      }));
+  FALAJ_RETURN_IF_ERROR(DeleteIfUnused(project, *blobs, old_digest));
+  return stored;
 }
 
 }  // namespace falaj::data

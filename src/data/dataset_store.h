@@ -104,7 +104,17 @@ class DatasetStore {
   // Removes the dataset's versions and their blobs.
   Status Delete(std::string_view project, std::string_view dataset);
 
+  // Data-subject erasure: replaces one version's rows with `rows` (the same rows minus an
+  // entity's), records `note` in its lineage under "erasures", and deletes the old file unless
+  // another version still uses it. The one sanctioned exception to immutability.
+  Result<DatasetVersion> Rewrite(std::string_view project, std::string_view dataset,
+                                 int64_t version, const arrow::Table& rows,
+                                 const nlohmann::json& note);
+
  private:
+  // Deletes a blob no version of the project refers to any more.
+  Status DeleteIfUnused(std::string_view project, storage::BlobStore& blobs,
+                        const std::string& sha256);
   Result<DatasetVersion> Load(storage::Transaction& tx, std::string_view project,
                               std::string_view dataset, int64_t version);
 

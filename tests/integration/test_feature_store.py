@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -245,3 +246,42 @@ def test_bad_definitions_and_requests_are_refused_with_reasons(server, store):
                                                    "entities": {"dataset": "labels",
                                                                 "timestamp_column": "nope"}}),
                        400, "INVALID_ARGUMENT")
+
+
+def test_erasure_removes_an_entity_everywhere_and_reports_it(server, store):
+    """Runs last in this module: customer 7 (with offline rows, a training set and a streamed
+    online row) is erased from every dataset version and the online store."""
+    project = store["project"]
+
+    def rows_of(dataset, customer):
+        total = 0
+        for version in server.get(f"/api/v1/projects/{project}/datasets/{dataset}").json()["versions"]:
+            data = server.get(f"/api/v1/projects/{project}/datasets/{dataset}/versions/"
+                              f"{version['version']}/data")
+            table = pq.read_table(io.BytesIO(data.content))
+            total += table["customer_id"].to_pylist().count(customer)
+        return total
+
+    before = {name: rows_of(name, 7)
+              for name in ("transactions", "customers", "labels", "fraud_train")}
+    assert all(count > 0 for count in before.values()), before
+    other = rows_of("transactions", 8)
+    erased = server.post(f"/api/v1/projects/{project}/erasures",
+                         json={"entity": {"customer_id": 7}, "reason": "PDPL Art. 15 request"})
+    assert erased.status_code == 200, erased.text
+    report = erased.json()
+    assert "7" not in json.dumps(report["key_columns"]) and len(report["entity_sha256"]) == 64
+    removed = {}
+    for item in report["datasets"]:
+        removed[item["dataset"]] = removed.get(item["dataset"], 0) + item["rows_removed"]
+    assert removed == before
+    assert {r["feature_view"] for r in report["online"]} == {"txn", "profile"}
+    assert all(rows_of(name, 7) == 0 for name in before)
+    assert rows_of("transactions", 8) == other  # neighbours untouched
+    read = server.post(f"/api/v1/projects/{project}/features/online", json={
+        "feature_service": "fraud", "entities": {"customer_id": [7]}}).json()
+    assert read["results"][1]["statuses"] == ["NOT_FOUND"]
+    listed = server.get(f"/api/v1/projects/{project}/erasures").json()["erasures"]
+    assert [r["id"] for r in listed] == [report["id"]]
+    assert_error_shape(server.post(f"/api/v1/projects/{project}/erasures",
+                                   json={"entity": {}}), 400, "INVALID_ARGUMENT")
