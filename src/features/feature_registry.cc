@@ -309,4 +309,11 @@ Result<std::vector<ResolvedView>> FeatureRegistry::ResolveService(std::string_vi
   return ResolveReferences(project, parsed.features);
 }
 
+Result<std::vector<ResolvedView>> FeatureRegistry::ResolveRequested(
+    std::string_view project, std::string_view service, const std::vector<FeatureReference>& refs) {
+  if (!service.empty()) return ResolveService(project, service);
+  if (!refs.empty()) return ResolveReferences(project, refs);
+  return MakeError(ErrorCode::kInvalidArgument, "name a feature_service or a list of features");
+}
+
 }  // namespace falaj::features

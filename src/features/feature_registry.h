@@ -81,6 +81,12 @@ class FeatureRegistry {
   Result<std::vector<ResolvedView>> ResolveReferences(std::string_view project,
                                                       const std::vector<FeatureReference>& refs);
 
+  // The service's views when `service` is named, else the references' (INVALID_ARGUMENT when
+  // neither is given): what a training set or an online read asks for.
+  Result<std::vector<ResolvedView>> ResolveRequested(std::string_view project,
+                                                     std::string_view service,
+                                                     const std::vector<FeatureReference>& refs);
+
   // Bumped by every apply that records a change, so caches of resolved views know to refresh.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 

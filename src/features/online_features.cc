@@ -31,15 +31,9 @@ Result<std::shared_ptr<const std::vector<ResolvedView>>> OnlineFeatures::Resolve
       return found->second.views;
     }
   }
-  std::vector<ResolvedView> views;
-  if (!request.feature_service.empty()) {
-    FALAJ_ASSIGN_OR_RETURN(views,
-                           registry_.ResolveService(request.project, request.feature_service));
-  } else if (!request.features.empty()) {
-    FALAJ_ASSIGN_OR_RETURN(views, registry_.ResolveReferences(request.project, request.features));
-  } else {
-    return MakeError(ErrorCode::kInvalidArgument, "name a feature_service or a list of features");
-  }
+  FALAJ_ASSIGN_OR_RETURN(
+      auto views,
+      registry_.ResolveRequested(request.project, request.feature_service, request.features));
   auto shared = std::make_shared<const std::vector<ResolvedView>>(std::move(views));
   std::unique_lock lock(mutex_);
   if (cache_.size() >= kMaxCacheEntries) cache_.clear();

@@ -27,15 +27,9 @@ data::TableSchema OutputSchema(const data::TableSchema& entities,
 }  // namespace
 
 Result<data::DatasetVersion> TrainingSetBuilder::Build(const TrainingSetRequest& request) {
-  std::vector<ResolvedView> views;
-  if (!request.feature_service.empty()) {
-    FALAJ_ASSIGN_OR_RETURN(views,
-                           registry_.ResolveService(request.project, request.feature_service));
-  } else if (!request.features.empty()) {
-    FALAJ_ASSIGN_OR_RETURN(views, registry_.ResolveReferences(request.project, request.features));
-  } else {
-    return MakeError(ErrorCode::kInvalidArgument, "name a feature_service or a list of features");
-  }
+  FALAJ_ASSIGN_OR_RETURN(
+      auto views,
+      registry_.ResolveRequested(request.project, request.feature_service, request.features));
   FALAJ_ASSIGN_OR_RETURN(
       auto entity_version,
       datasets_.GetVersion(request.project, request.entity_dataset, request.entity_version));
