@@ -83,15 +83,6 @@ class FeatureProvider {
       std::string_view project, std::string_view service) = 0;
 };
 
-// Whether a datatype carries integers (INT8–INT64, UINT8–UINT64): the entity-key datatypes.
-bool IsIntegerType(DataType type);
-
-// Decodes `count` little-endian elements of an integer `type` into exact int64 values appended
-// to `out`. False (nothing appended) when the type is not an integer type, the byte length is
-// not count × element size, or a UINT64 value exceeds the int64 range.
-bool DecodeExactIntegers(DataType type, std::span<const std::byte> bytes, size_t count,
-                         std::vector<int64_t>& out);
-
 // Builds the model's input rows for a request to an endpoint with a feature service (see the
 // top of this file) into `rows_out` (resized to N × width) and returns N. `endpoint` and
 // `service` name them in messages. INVALID_ARGUMENT naming the input for a missing join key, a

@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 namespace falaj::serving {
 namespace {
@@ -40,6 +42,24 @@ void AppendAs(const std::byte* bytes, size_t count, std::vector<float>& out) {
     std::memcpy(&value, bytes + i * sizeof(T), sizeof(T));
     out.push_back(static_cast<float>(value));
   }
+}
+
+template <typename T>
+bool AppendIntegers(const std::byte* bytes, size_t count, std::vector<int64_t>& out) {
+  const size_t first = out.size();
+  out.resize(first + count);
+  for (size_t i = 0; i < count; ++i) {
+    T value;
+    std::memcpy(&value, bytes + i * sizeof(T), sizeof(T));
+    if constexpr (std::is_same_v<T, uint64_t>) {
+      if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        out.resize(first);
+        return false;
+      }
+    }
+    out[first + i] = static_cast<int64_t>(value);
+  }
+  return true;
 }
 
 }  // namespace
@@ -151,6 +171,52 @@ Status DecodeToFloat(DataType type, std::span<const std::byte> bytes, size_t cou
       break;
   }
   return Ok();
+}
+
+bool IsIntegerType(DataType type) {
+  switch (type) {
+    case DataType::kInt8:
+    case DataType::kInt16:
+    case DataType::kInt32:
+    case DataType::kInt64:
+    case DataType::kUint8:
+    case DataType::kUint16:
+    case DataType::kUint32:
+    case DataType::kUint64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool DecodeExactIntegers(DataType type, std::span<const std::byte> bytes, size_t count,
+                         std::vector<int64_t>& out) {
+  const size_t size = ElementSize(type);
+  if (!IsIntegerType(type) || count > std::numeric_limits<size_t>::max() / size ||
+      bytes.size() != count * size) {
+    return false;
+  }
+  const std::byte* data = bytes.data();
+  switch (type) {
+    case DataType::kInt8:
+      return AppendIntegers<int8_t>(data, count, out);
+    case DataType::kInt16:
+      return AppendIntegers<int16_t>(data, count, out);
+    case DataType::kInt32:
+      return AppendIntegers<int32_t>(data, count, out);
+    case DataType::kInt64:
+      return AppendIntegers<int64_t>(data, count, out);
+    case DataType::kUint8:
+      return AppendIntegers<uint8_t>(data, count, out);
+    case DataType::kUint16:
+      return AppendIntegers<uint16_t>(data, count, out);
+    case DataType::kUint32:
+      return AppendIntegers<uint32_t>(data, count, out);
+    case DataType::kUint64:
+      return AppendIntegers<uint64_t>(data, count, out);
+    default:
+      return false;
+  }
 }
 
 }  // namespace falaj::serving

@@ -49,4 +49,13 @@ Status DecodeToFloat(DataType type, std::span<const std::byte> bytes, size_t cou
 // Converts one IEEE 754 half-precision value to float.
 float HalfToFloat(uint16_t half);
 
+// Whether a datatype carries integers (INT8–INT64, UINT8–UINT64): the entity-key datatypes.
+bool IsIntegerType(DataType type);
+
+// Decodes `count` little-endian elements of an integer `type` into exact int64 values appended
+// to `out`. False (nothing appended) when the type is not an integer type, the byte length is
+// not count × element size, or a UINT64 value exceeds the int64 range.
+bool DecodeExactIntegers(DataType type, std::span<const std::byte> bytes, size_t count,
+                         std::vector<int64_t>& out);
+
 }  // namespace falaj::serving
