@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/model_files.h"
+#include "cli/progress_bar.h"
 #include "cli/url_encoding.h"
 #include "data/yaml_json.h"
 
@@ -30,6 +31,7 @@ struct DataArgs {
   std::string format;
   std::string to_region;
   std::string output;
+  std::string progress = "auto";
 };
 
 std::string SourcePath(const DataArgs& args, std::vector<std::string_view> rest = {}) {
@@ -78,11 +80,24 @@ int Ingest(const ClientContext& context, const DataArgs& args) {
   std::string format = args.format;
   if (format.empty())
     format = std::filesystem::path(args.file).extension() == ".parquet" ? "parquet" : "csv";
+  ProgressMode mode = ProgressMode::kAuto;
+  if (!ParseProgressMode(args.progress, mode)) {
+    return UsageError("--progress must be auto, always or never, not '" + args.progress + "'");
+  }
   std::fprintf(stderr, "falaj: ingesting %s (%zu bytes) through source %s\n", args.file.c_str(),
                body->size(), args.name.c_str());
+  ProgressBar bar("uploading", mode);
+  ClientContext reporting = context;
+  reporting.options.upload_progress = [&bar](uint64_t sent, uint64_t total) {
+    bar.Update(sent, total);
+    if (sent == total) {
+      bar.Finish();
+      std::fputs("falaj: uploaded; the server is validating and storing the rows\n", stderr);
+    }
+  };
   return PrintOutcome(
-      context, Call(context, "POST", SourcePath(args, {"ingest"}) + "?format=" + format, *body,
-                    kBinaryContentType));
+      reporting, Call(reporting, "POST", SourcePath(args, {"ingest"}) + "?format=" + format, *body,
+                      kBinaryContentType));
 }
 
 // JSON lines (one row object per line) or a JSON array of rows.
@@ -188,6 +203,10 @@ void AddSourceCommands(CLI::App& app, CommandTable& table, DataArgs& args) {
   ingest->add_option("name", args.name, "Source")->required();
   ingest->add_option("file", args.file, "The file")->required()->check(CLI::ExistingFile);
   ingest->add_option("--format", args.format, "csv or parquet (default: by extension)");
+  ingest
+      ->add_option("--progress", args.progress,
+                   "Upload progress bar on stderr: auto (when a terminal), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   table.AddClient(ingest, [&args](const ClientContext& context) { return Ingest(context, args); });
   CLI::App* push =
       sources->add_subcommand("push", "Push rows from a JSON-lines or JSON-array file");

@@ -1,5 +1,6 @@
 #include "cli/http_client.h"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -46,10 +47,32 @@ Result<ParsedUrl> ParseUrl(std::string_view url) {
   return parsed;
 }
 
+// Bytes handed to the socket per write while reporting upload progress.
+constexpr size_t kProgressStep = 256 * 1024;
+
+// Writes the request in steps of kProgressStep, reporting the body bytes sent after each.
 template <typename Stream>
-Result<ClientResponse> Exchange(Stream& stream, http::request<http::string_body>& request) {
+void WriteReportingProgress(Stream& stream, http::request<http::string_body>& request,
+                            const ClientOptions& options, beast::error_code& error) {
+  http::request_serializer<http::string_body> serializer(request);
+  serializer.limit(kProgressStep);
+  const uint64_t total = request.body().size();
+  uint64_t sent = 0;  // header bytes included, so clamped to the body size below
+  while (!serializer.is_done() && !error) {
+    sent += http::write_some(stream, serializer, error);
+    options.upload_progress(std::min(sent, total), total);
+  }
+}
+
+template <typename Stream>
+Result<ClientResponse> Exchange(Stream& stream, http::request<http::string_body>& request,
+                                const ClientOptions& options) {
   beast::error_code error;
-  http::write(stream, request, error);
+  if (options.upload_progress) {
+    WriteReportingProgress(stream, request, options, error);
+  } else {
+    http::write(stream, request, error);
+  }
   if (error)
     return MakeError(ErrorCode::kUnavailable, "sending request failed: {}", error.message());
   beast::flat_buffer buffer;
@@ -92,7 +115,7 @@ Result<ClientResponse> SendRequest(const ClientOptions& options, std::string_vie
     return MakeError(ErrorCode::kUnavailable, "cannot connect to {}: {}", options.base_url,
                      error.message());
   }
-  if (!url->tls) return Exchange(tcp_stream, request);
+  if (!url->tls) return Exchange(tcp_stream, request, options);
 
   asio::ssl::context context(asio::ssl::context::tls_client);
   context.set_default_verify_paths(error);
@@ -105,7 +128,7 @@ Result<ClientResponse> SendRequest(const ClientOptions& options, std::string_vie
   secure.set_verify_callback(asio::ssl::host_name_verification(url->host));
   secure.handshake(asio::ssl::stream_base::client, error);
   if (error) return MakeError(ErrorCode::kUnavailable, "TLS handshake failed: {}", error.message());
-  return Exchange(secure, request);
+  return Exchange(secure, request, options);
 }
 
 }  // namespace falaj::cli

@@ -3,6 +3,8 @@
 // One request per call; not thread-safe (the CLI is single-threaded).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +16,9 @@ struct ClientOptions {
   std::string base_url;  // e.g. "http://127.0.0.1:8080"
   std::string api_key;
   std::string ca_file;  // extra CA bundle for https; empty: system store only
+  // Called as the request body goes out (bytes sent so far, body size), e.g. to draw a progress
+  // bar for a large upload. Unset: nothing is reported.
+  std::function<void(uint64_t sent, uint64_t total)> upload_progress;
 };
 
 inline constexpr std::string_view kJsonContentType = "application/json";

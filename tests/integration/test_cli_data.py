@@ -104,6 +104,37 @@ def test_data_and_features_through_the_cli(server, home, tmp_path):
     assert pq.read_table(io.BytesIO(out.read_bytes()))["kwh"].to_pylist() == [3.5, 7.25]
 
 
+def test_ingest_draws_an_upload_progress_bar_only_when_asked_or_on_a_terminal(server, home,
+                                                                             tmp_path):
+    project = unique_name("cliprogress")
+    assert server.create_project(project).status_code == 201
+    (tmp_path / "source.yaml").write_text(SOURCE)
+    assert run(server, home, "sources", "create", project, "-f",
+               str(tmp_path / "source.yaml")).returncode == 0
+    stamp = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = 60_000  # about 2.5 MB: several 256 KiB steps
+    csv = tmp_path / "many.csv"
+    csv.write_text("meter_id,kwh,read_at\n" +
+                   "".join(f"{i},{i % 97}.5,{stamp}\n" for i in range(rows)))
+
+    forced = run(server, home, "sources", "ingest", project, "readings", str(csv), "--progress",
+                 "always", "-o", "json")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(forced.stdout)["rows_accepted"] == rows
+    # Redraws start with a carriage return, which text-mode capture turns into line breaks.
+    draws = [line for line in forced.stderr.splitlines() if line.startswith("uploading [")]
+    assert len(draws) >= 2 and "100%" in draws[-1], forced.stderr
+    assert "the server is validating and storing" in forced.stderr
+
+    # Captured output is not a terminal: the default draws nothing, and 'never' is respected.
+    for extra in ([], ["--progress", "never"]):
+        quiet = run(server, home, "sources", "ingest", project, "readings", str(csv), *extra)
+        assert quiet.returncode == 0 and "uploading [" not in quiet.stderr, quiet.stderr
+    wrong = run(server, home, "sources", "ingest", project, "readings", str(csv), "--progress",
+                "sometimes")
+    assert wrong.returncode != 0 and "--progress" in wrong.stderr
+
+
 def test_bad_files_are_refused_before_sending(server, home, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
