@@ -7,6 +7,7 @@
 # asynchronous TLS build that libpaho-mqttpp3.so itself links, with OpenSSL). It is listed here
 # as well so the dependency on the C library is visible rather than transitive.
 set(FALAJ_DATA_CONNECTOR_SOURCES
+    mqtt_config.cc
     mqtt_source.cc
     postgres_source.cc)
 set(FALAJ_DATA_CONNECTOR_DEPS

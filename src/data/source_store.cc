@@ -2,7 +2,7 @@
 
 #include "common/encoding.h"
 #include "common/resource_names.h"
-#include "data/mqtt_source.h"
+#include "data/mqtt_config.h"
 #include "data/postgres_source.h"
 #include "data/validation_rules.h"
 
