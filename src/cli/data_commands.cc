@@ -21,7 +21,8 @@ const Columns kOutcomeColumns = {"verdict",          "rows_delivered",  "rows_ac
                                  "rows_quarantined", "dataset_version", "quarantine_version"};
 const Columns kProfileColumns = {"column", "kind", "count",  "null_count",       "min",
                                  "max",    "mean", "stddev", "distinct_estimate"};
-const Columns kRuleColumns = {"rule", "failed", "pass_fraction", "passed"};
+const Columns kCheckColumns = {"rule",   "kind",          "description", "evaluated",
+                               "failed", "pass_fraction", "passed"};
 
 struct DataArgs {
   std::string project;
@@ -152,7 +153,7 @@ int ShowReport(const ClientContext& context, const DataArgs& args) {
   const nlohmann::json& report = (*answer)["validation"];
   if (context.format != OutputFormat::kTable) return PrintItem(context, report, {});
   std::printf("verdict: %s\n", report.value("verdict", "-").c_str());
-  return PrintList(context, report.value("rules", nlohmann::json::array()), kRuleColumns);
+  return PrintList(context, report.value("checks", nlohmann::json::array()), kCheckColumns);
 }
 
 int Download(const ClientContext& context, const DataArgs& args) {

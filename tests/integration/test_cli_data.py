@@ -71,6 +71,10 @@ def test_data_and_features_through_the_cli(server, home, tmp_path):
     assert (outcome["rows_accepted"], outcome["rows_quarantined"]) == (2, 1)
     table = run(server, home, "datasets", "profile", project, "readings")
     assert table.returncode == 0 and "kwh" in table.stdout and "5.375" in table.stdout
+    report = run(server, home, "datasets", "report", project, "readings")
+    assert report.returncode == 0 and "verdict: accepted_with_quarantine" in report.stdout
+    check_rows = [line.split() for line in report.stdout.splitlines() if " range " in line]
+    assert len(check_rows) == 1 and check_rows[0][-3:] == ["1", "0.6666666666666666", "false"], report.stdout
 
     repo = tmp_path / "repo"
     repo.mkdir()
