@@ -263,7 +263,7 @@ std::string RenderOnlineRead(const features::PreparedRead& plan, const OnlineRea
   const size_t rows = found.rows();
   std::string out;
   out.reserve(256 + rows * (read.key_names.size() + plan.columns()) * 48);
-  out += R"({"metadata":{"feature_names":[)";
+  out += R"({"metadata":{"feature_names":)";
   std::vector<std::string> names(read.key_names.begin(), read.key_names.end());
   for (const auto& view : plan.views()) {
     for (const auto& feature : view.view->selected) {
