@@ -5,13 +5,11 @@
 // (serving/feature_provider.h has the contract).
 //
 // Resolve() checks that every feature of the service can feed a model (int64, float64, bool or
-// timestamp, in a view materialised online) and prepares a read plan — key prefixes, layout
-// hashes, feature positions, TTLs — that the predictor keeps with its route. Fetch() on the plan
-// reads all of a request's entities with one MultiGet per feature view and writes float32: int64
-// and timestamps (µs since the epoch) as numbers, bool as 0 or 1, and NaN for anything missing
-// (NOT_FOUND, OUTSIDE_MAX_AGE, null). It answers exactly what features::OnlineStore::Read answers
-// (a unit test holds the two to it), without building per-request columns of variants: on a
-// single-entity request that bookkeeping cost twice the store lookup itself.
+// timestamp, in a view materialised online) and keeps the service's features::PreparedRead (the
+// same prepared read, with the same TTL and key rules, as the REST online read) with the
+// predictor's route. Fetch() reads all of a request's entities with one MultiGet per feature view
+// and writes float32: int64 and timestamps (µs since the epoch) as numbers, bool as 0 or 1, and
+// NaN for anything missing (NOT_FOUND, OUTSIDE_MAX_AGE, null).
 //
 // Thread-safe: every method may be called concurrently; plans are immutable.
 #pragma once
@@ -22,7 +20,7 @@
 #include "common/clock.h"
 #include "features/feature_registry.h"
 #include "features/online_features.h"
-#include "features/online_store.h"
+#include "features/online_read_plan.h"
 #include "serving/feature_provider.h"
 #include "storage/kv_store.h"
 
@@ -49,8 +47,8 @@ class OnlineFeatureProvider final : public serving::FeatureProvider {
   const Clock& clock_;
 };
 
-// One online value as a model input: numbers as float32, bool as 0/1, NaN when absent (or a
-// string, which Resolve() keeps from reaching here).
-float OnlineValueAsFloat(const features::OnlineValue& value);
+// One online value of a feature of `type` as a model input: numbers as float32, bool as 0/1, NaN
+// when absent (or a string, which Resolve() keeps from reaching here).
+float FeatureCellAsFloat(const features::FeatureCell& cell, data::ColumnType type);
 
 }  // namespace falaj::api

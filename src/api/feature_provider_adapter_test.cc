@@ -185,22 +185,6 @@ TEST_F(FeatureProviderAdapterTest, BuildsTheMatrixInServiceOrderWithNaNForMissin
   expect_row(1, {nan, 0, 2.5f, static_cast<float>(seen)});  // no profile row
   expect_row(2, {63, nan, nan, nan});                       // txn row older than the TTL
   expect_row(3, {nan, nan, nan, nan});                      // unknown entity
-
-  // The plan reads exactly what the online store's own read answers for the same entities.
-  auto views = registry_->ResolveService(kProject, "scoring");
-  ASSERT_TRUE(views);
-  std::vector<features::EntityKeyColumn> entities = {{"customer_id", {}}};
-  for (int64_t id : ids) entities[0].values.emplace_back(id);
-  std::vector<features::OnlineFeatureColumn> reference;
-  ASSERT_TRUE(online_store_->Read(kProject, *views, entities, Now(), false, reference));
-  ASSERT_EQ(reference.size(), 4u);
-  for (size_t f = 0; f < reference.size(); ++f) {
-    for (size_t r = 0; r < ids.size(); ++r) {
-      const float want = OnlineValueAsFloat(reference[f].values[r]);
-      EXPECT_TRUE(std::isnan(want) ? std::isnan(row(r)[f]) : row(r)[f] == want)
-          << "row " << r << " feature " << f;
-    }
-  }
 }
 
 TEST_F(FeatureProviderAdapterTest, IntegerKeysNameStringKeysByTheirDecimalText) {
@@ -257,13 +241,22 @@ TEST_F(FeatureProviderAdapterTest, AHandleGoesStaleWhenDefinitionsChange) {
   EXPECT_EQ((*again)->features(), std::vector<std::string>{"txn:amount"});
 }
 
-TEST(OnlineValueAsFloatTest, ConvertsEveryKind) {
-  EXPECT_EQ(OnlineValueAsFloat(int64_t{-3}), -3.0f);
-  EXPECT_EQ(OnlineValueAsFloat(0.25), 0.25f);
-  EXPECT_EQ(OnlineValueAsFloat(true), 1.0f);
-  EXPECT_EQ(OnlineValueAsFloat(false), 0.0f);
-  EXPECT_TRUE(std::isnan(OnlineValueAsFloat(features::OnlineValue{})));
-  EXPECT_TRUE(std::isnan(OnlineValueAsFloat(std::string("x"))));
+TEST(FeatureCellAsFloatTest, ConvertsEveryKind) {
+  using data::ColumnType;
+  features::FeatureCell cell;
+  EXPECT_TRUE(std::isnan(FeatureCellAsFloat(cell, ColumnType::kInt64))) << "absent";
+  cell.present = true;
+  cell.integer = -3;
+  EXPECT_EQ(FeatureCellAsFloat(cell, ColumnType::kInt64), -3.0f);
+  EXPECT_EQ(FeatureCellAsFloat(cell, ColumnType::kTimestamp), -3.0f);
+  cell.real = 0.25;
+  EXPECT_EQ(FeatureCellAsFloat(cell, ColumnType::kFloat64), 0.25f);
+  cell.flag = true;
+  EXPECT_EQ(FeatureCellAsFloat(cell, ColumnType::kBool), 1.0f);
+  cell.flag = false;
+  EXPECT_EQ(FeatureCellAsFloat(cell, ColumnType::kBool), 0.0f);
+  cell.text = "x";
+  EXPECT_TRUE(std::isnan(FeatureCellAsFloat(cell, ColumnType::kString)));
 }
 
 }  // namespace

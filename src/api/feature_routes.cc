@@ -3,9 +3,9 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "api/online_read_codec.h"
 #include "api/route_helpers.h"
 #include "common/json_fields.h"
-#include "data/value_text.h"
 
 namespace falaj::api {
 namespace {
@@ -13,7 +13,6 @@ namespace {
 const std::string kProject = "/api/v1/projects/{project}";
 const std::string kDefinitions = kProject + "/feature-definitions";
 constexpr size_t kMaxDefinitions = 1000;
-constexpr size_t kMaxEntities = 10000;
 
 nlohmann::json DefinitionJson(const features::DefinitionVersion& version) {
   return {{"kind", version.kind},
@@ -142,84 +141,30 @@ Result<HttpResponse> Materialize(features::Materializer& materializer, const Htt
   return HttpResponse::Json(200, {{"runs", items}});
 }
 
-nlohmann::json ValueJson(const features::OnlineValue& value, data::ColumnType type) {
-  if (const auto* integer = std::get_if<int64_t>(&value)) {
-    if (type == data::ColumnType::kTimestamp) return data::FormatIsoTimestamp(*integer, 1000000);
-    return *integer;
-  }
-  if (const auto* real = std::get_if<double>(&value)) return *real;
-  if (const auto* flag = std::get_if<bool>(&value)) return *flag;
-  if (const auto* text = std::get_if<std::string>(&value)) return *text;
-  return nullptr;
-}
+// Reads on the I/O thread stay small: a bigger batch is left to the worker pool, where its
+// decoding and rendering do not hold up the other connections of the thread.
+constexpr size_t kMaxInlineEntities = 256;
 
-Result<std::vector<features::EntityKeyColumn>> EntityKeys(const nlohmann::json& body) {
-  auto entities = body.find("entities");
-  if (entities == body.end() || !entities->is_object() || entities->empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "field 'entities' must map each join key to a list of values");
+// The online read. `without_blocking`: answers only from memory (a cached plan, a store that
+// answers from its caches), and nullopt when the request needs the worker pool — including every
+// refusal, so that the blocking path words and counts them exactly as before.
+Result<std::optional<HttpResponse>> ReadOnline(features::OnlineFeatures& online,
+                                               const HttpRequest& request, bool without_blocking) {
+  thread_local features::OnlineReadResult found;
+  FALAJ_ASSIGN_OR_RETURN(OnlineReadRequest read,
+                         ParseOnlineRead(request.body, request.PathParam("project")));
+  std::shared_ptr<const features::PreparedRead> plan;
+  if (without_blocking) {
+    plan = online.PreparedFromMemory(read.query);
+    if (!plan || read.key_values.front().size() > kMaxInlineEntities) return std::nullopt;
+  } else {
+    FALAJ_ASSIGN_OR_RETURN(plan, online.Prepare(read.query));
   }
-  std::vector<features::EntityKeyColumn> columns;
-  for (const auto& [name, values] : entities->items()) {
-    if (!values.is_array() || values.size() > kMaxEntities) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "entity key '{}' must be a list of at most {} values", name, kMaxEntities);
-    }
-    features::EntityKeyColumn column{name, {}};
-    column.values.reserve(values.size());
-    for (const auto& value : values) {
-      if (value.is_number_integer()) {
-        column.values.emplace_back(value.get<int64_t>());
-      } else if (value.is_string()) {
-        column.values.emplace_back(value.get<std::string>());
-      } else {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "entity key '{}' values must be integers or strings", name);
-      }
-    }
-    columns.push_back(std::move(column));
-  }
-  return columns;
-}
-
-Result<HttpResponse> ReadOnline(features::OnlineFeatures& online, const HttpRequest& request) {
-  FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
-  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(
-      body, {"feature_service", "features", "entities", "full_feature_names"}));
-  features::OnlineRequest read;
-  read.project = request.PathParam("project");
-  FALAJ_ASSIGN_OR_RETURN(auto service, json::OptionalString(body, "feature_service"));
-  read.feature_service = service.value_or("");
-  FALAJ_ASSIGN_OR_RETURN(read.features, References(body));
-  FALAJ_ASSIGN_OR_RETURN(auto full_names, json::OptionalBool(body, "full_feature_names"));
-  read.full_feature_names = full_names.value_or(false);
-  FALAJ_ASSIGN_OR_RETURN(read.entities, EntityKeys(body));
-  std::vector<features::OnlineFeatureColumn> columns;
-  FALAJ_RETURN_IF_ERROR(online.Get(read, columns));
-  nlohmann::json names = nlohmann::json::array();
-  nlohmann::json results = nlohmann::json::array();
-  const std::string epoch = data::FormatIsoTimestamp(0, 1);
-  for (const auto& key : read.entities) {
-    names.push_back(key.name);
-    nlohmann::json values = nlohmann::json::array();
-    for (const auto& value : key.values)
-      values.push_back(ValueJson(value, data::ColumnType::kString));
-    results.push_back({{"values", values},
-                       {"statuses", std::vector<std::string>(key.values.size(), "PRESENT")},
-                       {"event_timestamps", std::vector<std::string>(key.values.size(), epoch)}});
-  }
-  for (const auto& column : columns) {
-    names.push_back(column.name);
-    nlohmann::json values = nlohmann::json::array(), statuses = nlohmann::json::array(),
-                   times = nlohmann::json::array();
-    for (size_t i = 0; i < column.values.size(); ++i) {
-      values.push_back(ValueJson(column.values[i], column.type));
-      statuses.push_back(features::FeatureStatusName(column.statuses[i]));
-      times.push_back(data::FormatIsoTimestamp(column.event_micros[i], 1000000));
-    }
-    results.push_back({{"values", values}, {"statuses", statuses}, {"event_timestamps", times}});
-  }
-  return HttpResponse::Json(200, {{"metadata", {{"feature_names", names}}}, {"results", results}});
+  FALAJ_ASSIGN_OR_RETURN(auto keys, PlanKeys(*plan, read));
+  FALAJ_ASSIGN_OR_RETURN(bool answered, online.Read(*plan, keys, read.key_values.front().size(),
+                                                    without_blocking, found));
+  if (!answered) return std::nullopt;
+  return HttpResponse::Text(200, "application/json", RenderOnlineRead(*plan, read, found));
 }
 
 // {version} query parameter: absent means the latest.
@@ -284,8 +229,21 @@ Status AddFeatureRoutes(Router& router, const FeatureRouteServices& services) {
   // request by request, like predictions.
   Route online_read =
       WorkerRoute("POST", kProject + "/features/online", "features.read",
-                  [&online](HttpRequest& request) { return ReadOnline(online, request); });
+                  [&online](HttpRequest& request) -> Result<HttpResponse> {
+                    FALAJ_ASSIGN_OR_RETURN(auto answer, ReadOnline(online, request, false));
+                    if (!answer)
+                      return MakeError(ErrorCode::kInternal, "online read was not answered");
+                    return std::move(*answer);
+                  });
   online_read.audit_exempt = true;
+  // Tried on the I/O thread first (decision 0004): a small read of cached views from a store
+  // that answers from memory (RocksDB's memtables and caches) never blocks; anything else, a
+  // refusal included, and every read of a remote (Redis) store, takes the worker pool.
+  online_read.fast_handler = [&online](HttpRequest& request) -> std::optional<HttpResponse> {
+    auto answer = ReadOnline(online, request, true);
+    if (!answer) return std::nullopt;
+    return std::move(*answer);
+  };
   routes.push_back(std::move(online_read));
   for (auto& route : routes) FALAJ_RETURN_IF_ERROR(router.Add(std::move(route)));
   return Ok();

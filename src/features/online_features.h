@@ -1,7 +1,7 @@
 // Online feature reads as a service: resolves a feature service (or a list of "view:feature"
-// references) to views — cached for a second and dropped at once when definitions change in this
-// process — and reads the entities' rows from the online store. Used by the REST route and by
-// inference with features.
+// references) to views and prepares their read (online_read_plan.h) — cached for a second and
+// dropped at once when definitions change in this process — and reads entities' rows through the
+// prepared plan. Used by the REST route and by inference with features.
 //
 // Thread-safe: the cache is guarded by a shared mutex; reads of cached entries share it.
 #pragma once
@@ -10,22 +10,23 @@
 #include <map>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
 #include "features/feature_registry.h"
+#include "features/online_read_plan.h"
 #include "features/online_store.h"
 
 namespace falaj::features {
 
-struct OnlineRequest {
+// What a read asks for: a feature service, or references when the service is empty.
+struct OnlineQuery {
   std::string project;
-  std::string feature_service;             // or `features`
-  std::vector<FeatureReference> features;  // used when feature_service is empty
-  std::vector<EntityKeyColumn> entities;
-  bool full_feature_names = false;
+  std::string feature_service;
+  std::vector<FeatureReference> features;
 };
 
 class OnlineFeatures {
@@ -34,13 +35,18 @@ class OnlineFeatures {
                  const Clock& clock = SystemClock::Instance())
       : registry_(registry), store_(store), clock_(clock) {}
 
-  Status Get(const OnlineRequest& request, std::vector<OnlineFeatureColumn>& out);
-  // The views a request resolves to (cached).
-  Result<std::shared_ptr<const std::vector<ResolvedView>>> Resolve(const OnlineRequest& request);
+  // The prepared read of a query's views, resolved through the registry unless cached.
+  Result<std::shared_ptr<const PreparedRead>> Prepare(const OnlineQuery& query);
+  // The cached prepared read, or null when preparing it would need the registry's storage.
+  std::shared_ptr<const PreparedRead> PreparedFromMemory(const OnlineQuery& query);
+
+  // Reads entities through `plan` at the clock's now (PreparedRead::Read).
+  Result<bool> Read(const PreparedRead& plan, std::span<const std::span<const EntityKey>> keys,
+                    size_t rows, bool memory_only, OnlineReadResult& out);
 
  private:
   struct Cached {
-    std::shared_ptr<const std::vector<ResolvedView>> views;
+    std::shared_ptr<const PreparedRead> plan;
     std::chrono::steady_clock::time_point expires;
     uint64_t generation = 0;
   };
@@ -49,7 +55,7 @@ class OnlineFeatures {
   OnlineStore& store_;
   const Clock& clock_;
   std::shared_mutex mutex_;
-  std::map<std::string, Cached> cache_;  // guarded by mutex_
+  std::map<std::string, Cached, std::less<>> cache_;  // guarded by mutex_
 };
 
 }  // namespace falaj::features

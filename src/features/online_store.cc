@@ -2,53 +2,14 @@
 
 #include <arrow/api.h>
 
-#include <charconv>
-#include <unordered_map>
+#include <algorithm>
+
+#include "features/online_arrow_codec.h"
 
 namespace falaj::features {
 namespace {
 
 constexpr size_t kWriteBatch = 10000;
-
-int64_t MicrosPerUnit(const arrow::DataType& type) {
-  if (type.id() != arrow::Type::TIMESTAMP) return 1;
-  switch (static_cast<const arrow::TimestampType&>(type).unit()) {
-    case arrow::TimeUnit::SECOND:
-      return 1'000'000;
-    case arrow::TimeUnit::MILLI:
-      return 1'000;
-    default:
-      return 1;
-  }
-}
-
-// The value at `row` of a single-chunk column, for the online encoding.
-OnlineValue ValueAt(const arrow::Array& array, int64_t row) {
-  if (array.IsNull(row)) return {};
-  switch (array.type_id()) {
-    case arrow::Type::INT64:
-      return static_cast<const arrow::Int64Array&>(array).Value(row);
-    case arrow::Type::INT32:
-      return static_cast<int64_t>(static_cast<const arrow::Int32Array&>(array).Value(row));
-    case arrow::Type::TIMESTAMP: {
-      const int64_t raw = static_cast<const arrow::TimestampArray&>(array).Value(row);
-      if (static_cast<const arrow::TimestampType&>(*array.type()).unit() == arrow::TimeUnit::NANO) {
-        return raw / 1000;
-      }
-      return raw * MicrosPerUnit(*array.type());
-    }
-    case arrow::Type::DOUBLE:
-      return static_cast<const arrow::DoubleArray&>(array).Value(row);
-    case arrow::Type::BOOL:
-      return static_cast<const arrow::BooleanArray&>(array).Value(row);
-    case arrow::Type::STRING:
-      return static_cast<const arrow::StringArray&>(array).GetString(row);
-    case arrow::Type::LARGE_STRING:
-      return static_cast<const arrow::LargeStringArray&>(array).GetString(row);
-    default:
-      return {};
-  }
-}
 
 Result<std::shared_ptr<arrow::Array>> Column(const arrow::Table& table, const std::string& name,
                                              std::string_view view) {
@@ -66,22 +27,10 @@ Result<std::shared_ptr<arrow::Array>> Column(const arrow::Table& table, const st
   return *combined;
 }
 
-// A join-key value from a request, coerced to the key column's type ("42" matches an int64 key
-// only as 42 and 42 a string key only as "42", so the encodings agree with materialised rows).
-OnlineValue CoerceKey(const OnlineValue& value, data::ColumnType type) {
-  if (type == data::ColumnType::kString) {
-    if (const auto* integer = std::get_if<int64_t>(&value)) return std::to_string(*integer);
-    return value;
-  }
-  if (const auto* text = std::get_if<std::string>(&value)) {
-    int64_t parsed = 0;
-    auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), parsed);
-    if (error == std::errc() && end == text->data() + text->size()) return parsed;
-  }
-  return value;
-}
-
+// One row that may become its entity's stored row; its key lives in the keys arena.
 struct Candidate {
+  uint32_t key_offset = 0;
+  uint32_t key_size = 0;
   int64_t row = 0;
   int64_t event = 0;
   int64_t created = 0;
@@ -91,171 +40,149 @@ bool Newer(int64_t event, int64_t created, int64_t than_event, int64_t than_crea
   return event != than_event ? event > than_event : created >= than_created;
 }
 
+// The columns of `rows` a view's write needs, as single-chunk arrays.
+struct WriteColumns {
+  std::vector<std::shared_ptr<arrow::Array>> keys, features;
+  std::shared_ptr<arrow::Array> event, created;
+};
+
+Result<WriteColumns> Columns(const ResolvedView& view, const arrow::Table& rows) {
+  const std::string& name = view.view.name;
+  WriteColumns columns;
+  for (const auto& key : view.join_keys) {
+    FALAJ_ASSIGN_OR_RETURN(auto column, Column(rows, key, name));
+    columns.keys.push_back(std::move(column));
+  }
+  FALAJ_ASSIGN_OR_RETURN(columns.event, Column(rows, view.view.timestamp_field, name));
+  if (!view.view.created_timestamp_field.empty()) {
+    FALAJ_ASSIGN_OR_RETURN(columns.created, Column(rows, view.view.created_timestamp_field, name));
+  }
+  for (const auto& feature : view.view.features) {
+    FALAJ_ASSIGN_OR_RETURN(auto column, Column(rows, feature.name, name));
+    columns.features.push_back(std::move(column));
+  }
+  return columns;
+}
+
+// Each entity's latest row, sorted by key: the keys are appended to `arena`. Sorting (rather than
+// hashing) keeps the keys in one buffer and hands the store its writes in key order, which its
+// memtable and multi-get take fastest.
+std::vector<Candidate> LatestPerEntity(const WriteColumns& columns, int64_t num_rows,
+                                       std::string_view prefix, int64_t now_micros,
+                                       std::string& arena) {
+  std::vector<KeyColumn> keys;
+  for (const auto& column : columns.keys) keys.emplace_back(*column);
+  const IntegerColumn event(*columns.event);
+  const std::optional<IntegerColumn> created =
+      columns.created ? std::optional<IntegerColumn>(std::in_place, *columns.created)
+                      : std::nullopt;
+  std::vector<Candidate> candidates;
+  candidates.reserve(static_cast<size_t>(num_rows));
+  arena.reserve(static_cast<size_t>(num_rows) * (prefix.size() + 10 * keys.size()));
+  for (int64_t row = 0; row < num_rows; ++row) {
+    Candidate candidate{static_cast<uint32_t>(arena.size()), 0, row, 0, 0};
+    if (!event.At(row, candidate.event) || candidate.event > now_micros) continue;
+    arena.append(prefix);
+    bool complete = true;
+    for (const auto& key : keys) complete = complete && key.Append(arena, row);
+    if (!complete) {
+      arena.resize(candidate.key_offset);
+      continue;
+    }
+    if (created && !created->At(row, candidate.created)) candidate.created = 0;
+    candidate.key_size = static_cast<uint32_t>(arena.size() - candidate.key_offset);
+    candidates.push_back(candidate);
+  }
+  auto key = [&arena](const Candidate& c) {
+    return std::string_view(arena.data() + c.key_offset, c.key_size);
+  };
+  // Within a key, ascending by newness and then by row, so the last of a run is the row that
+  // write-if-newer keeps (on a tie, the later row).
+  std::sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
+    if (int order = key(a).compare(key(b)); order != 0) return order < 0;
+    if (a.event != b.event) return a.event < b.event;
+    if (a.created != b.created) return a.created < b.created;
+    return a.row < b.row;
+  });
+  size_t kept = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (i + 1 < candidates.size() && key(candidates[i]) == key(candidates[i + 1])) continue;
+    candidates[kept++] = candidates[i];
+  }
+  candidates.resize(kept);
+  return candidates;
+}
+
 }  // namespace
 
-std::string_view FeatureStatusName(FeatureStatus status) {
-  switch (status) {
-    case FeatureStatus::kPresent:
-      return "PRESENT";
-    case FeatureStatus::kNotFound:
-      return "NOT_FOUND";
-    case FeatureStatus::kOutsideMaxAge:
-      return "OUTSIDE_MAX_AGE";
-  }
-  return "NOT_FOUND";
+Result<bool> OnlineStore::ViewIsEmpty(std::string_view prefix) {
+  bool empty = true;
+  FALAJ_RETURN_IF_ERROR(kv_.ScanPrefix(prefix, [&empty](std::string_view, std::string_view) {
+    empty = false;
+    return false;
+  }));
+  return empty;
 }
 
 Result<int64_t> OnlineStore::WriteLatest(std::string_view project, const ResolvedView& view,
                                          const arrow::Table& rows,
                                          std::chrono::system_clock::time_point now,
                                          storage::KvWriteMode mode) {
-  const std::string& name = view.view.name;
-  std::vector<std::shared_ptr<arrow::Array>> keys, features;
-  for (const auto& key : view.join_keys) {
-    FALAJ_ASSIGN_OR_RETURN(auto column, Column(rows, key, name));
-    keys.push_back(std::move(column));
-  }
-  FALAJ_ASSIGN_OR_RETURN(auto event_column, Column(rows, view.view.timestamp_field, name));
-  std::shared_ptr<arrow::Array> created_column;
-  if (!view.view.created_timestamp_field.empty()) {
-    FALAJ_ASSIGN_OR_RETURN(created_column, Column(rows, view.view.created_timestamp_field, name));
-  }
-  for (const auto& feature : view.view.features) {
-    FALAJ_ASSIGN_OR_RETURN(auto column, Column(rows, feature.name, name));
-    features.push_back(std::move(column));
-  }
+  FALAJ_ASSIGN_OR_RETURN(WriteColumns columns, Columns(view, rows));
   const int64_t now_micros =
       std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  const std::string prefix = OnlineKeyPrefix(project, name);
-  // The latest row per entity within the batch.
-  std::unordered_map<std::string, Candidate> latest;
-  for (int64_t row = 0; row < rows.num_rows(); ++row) {
-    OnlineValue event = ValueAt(*event_column, row);
-    if (!std::holds_alternative<int64_t>(event) || std::get<int64_t>(event) > now_micros) continue;
-    std::string key = prefix;
-    bool null_key = false;
-    for (const auto& column : keys) {
-      OnlineValue value = ValueAt(*column, row);
-      null_key = null_key || std::holds_alternative<std::monostate>(value);
-      AppendKeyValue(key, value);
-    }
-    if (null_key) continue;
-    int64_t created = 0;
-    if (created_column) {
-      OnlineValue value = ValueAt(*created_column, row);
-      if (const auto* micros = std::get_if<int64_t>(&value)) created = *micros;
-    }
-    Candidate candidate{row, std::get<int64_t>(event), created};
-    auto [slot, inserted] = latest.try_emplace(std::move(key), candidate);
-    if (!inserted &&
-        Newer(candidate.event, candidate.created, slot->second.event, slot->second.created)) {
-      slot->second = candidate;
-    }
+  const std::string prefix = OnlineKeyPrefix(project, view.view.name);
+  std::string key_arena;
+  const std::vector<Candidate> latest =
+      LatestPerEntity(columns, rows.num_rows(), prefix, now_micros, key_arena);
+  if (latest.empty()) return 0;
+  bool check_stored = true;
+  if (mode == storage::KvWriteMode::kBulk) {
+    FALAJ_ASSIGN_OR_RETURN(bool empty, ViewIsEmpty(prefix));
+    check_stored = !empty;
+  }
+  std::vector<FeatureColumn> features;
+  for (size_t f = 0; f < columns.features.size(); ++f) {
+    features.emplace_back(*columns.features[f], view.view.features[f].type);
   }
   const uint64_t layout = LayoutHash(view.view.features);
-  std::vector<std::pair<const std::string*, const Candidate*>> pending;
-  pending.reserve(latest.size());
-  for (const auto& [key, candidate] : latest) pending.emplace_back(&key, &candidate);
   int64_t written = 0;
-  storage::KvValues existing;
-  for (size_t start = 0; start < pending.size(); start += kWriteBatch) {
-    const size_t end = std::min(pending.size(), start + kWriteBatch);
-    std::vector<std::string_view> batch_keys;
-    for (size_t i = start; i < end; ++i) batch_keys.push_back(*pending[i].first);
-    FALAJ_RETURN_IF_ERROR(kv_.MultiGet(batch_keys, existing));
-    std::vector<std::string> values;
-    std::vector<storage::KvEntry> puts;
-    values.reserve(end - start);
+  storage::KvValues stored;
+  std::vector<std::string_view> batch_keys;
+  std::vector<size_t> value_ends;
+  std::vector<storage::KvEntry> puts;
+  std::string values;
+  for (size_t start = 0; start < latest.size(); start += kWriteBatch) {
+    const size_t end = std::min(latest.size(), start + kWriteBatch);
+    batch_keys.clear();
     for (size_t i = start; i < end; ++i) {
-      const Candidate& candidate = *pending[i].second;
-      if (existing.found(i - start)) {
-        auto stored = DecodeOnlineTimes(existing.value(i - start), layout);
-        if (stored && !Newer(candidate.event, candidate.created, stored->first, stored->second)) {
+      batch_keys.emplace_back(key_arena.data() + latest[i].key_offset, latest[i].key_size);
+    }
+    if (check_stored) FALAJ_RETURN_IF_ERROR(kv_.MultiGet(batch_keys, stored));
+    values.clear();
+    value_ends.clear();
+    puts.clear();
+    for (size_t i = start; i < end; ++i) {
+      const Candidate& candidate = latest[i];
+      if (check_stored && stored.found(i - start)) {
+        auto times = DecodeOnlineTimes(stored.value(i - start), layout);
+        if (times && !Newer(candidate.event, candidate.created, times->first, times->second)) {
           continue;
         }
       }
-      OnlineRow row{candidate.event, candidate.created, {}};
-      for (const auto& column : features) row.values.push_back(ValueAt(*column, candidate.row));
-      values.push_back(EncodeOnlineRow(layout, row, view.view.features));
-      puts.push_back({*pending[i].first, values.back()});
+      AppendRowHeader(values, layout, candidate.event, candidate.created);
+      for (const auto& feature : features) feature.Append(values, candidate.row);
+      value_ends.push_back(values.size());
+      puts.push_back({batch_keys[i - start], {}});
+    }
+    // Views into `values` only now that it has stopped growing.
+    for (size_t p = 0, begin = 0; p < puts.size(); begin = value_ends[p++]) {
+      puts[p].value = std::string_view(values).substr(begin, value_ends[p] - begin);
     }
     FALAJ_RETURN_IF_ERROR(kv_.Write(puts, mode));
     written += static_cast<int64_t>(puts.size());
   }
   return written;
-}
-
-Status OnlineStore::Read(std::string_view project, const std::vector<ResolvedView>& views,
-                         const std::vector<EntityKeyColumn>& entities,
-                         std::chrono::system_clock::time_point now, bool full_feature_names,
-                         std::vector<OnlineFeatureColumn>& out) {
-  const size_t count = entities.empty() ? 0 : entities.front().values.size();
-  for (const auto& column : entities) {
-    if (column.values.size() != count) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "entity key '{}' has {} values; every key needs {}", column.name,
-                       column.values.size(), count);
-    }
-  }
-  const int64_t now_micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  std::vector<std::string> keys(count);
-  std::vector<std::string_view> key_views(count);
-  storage::KvValues found;
-  for (const auto& view : views) {
-    std::vector<const EntityKeyColumn*> columns;
-    for (const auto& key : view.join_keys) {
-      const EntityKeyColumn* match = nullptr;
-      for (const auto& column : entities) match = column.name == key ? &column : match;
-      if (!match) {
-        return MakeError(ErrorCode::kInvalidArgument, "feature view '{}' needs entity key '{}'",
-                         view.view.name, key);
-      }
-      columns.push_back(match);
-    }
-    const std::string prefix = OnlineKeyPrefix(project, view.view.name);
-    for (size_t i = 0; i < count; ++i) {
-      keys[i] = prefix;
-      for (size_t k = 0; k < columns.size(); ++k) {
-        AppendKeyValue(keys[i], CoerceKey(columns[k]->values[i], view.join_key_types[k]));
-      }
-      key_views[i] = keys[i];
-    }
-    FALAJ_RETURN_IF_ERROR(kv_.MultiGet(key_views, found));
-    const uint64_t layout = LayoutHash(view.view.features);
-    const size_t first = out.size();
-    for (const auto& feature : view.selected) {
-      out.push_back({full_feature_names ? view.view.name + "__" + feature.name : feature.name,
-                     feature.type,
-                     {},
-                     {},
-                     {}});
-    }
-    std::vector<size_t> positions;
-    for (const auto& feature : view.selected) {
-      for (size_t f = 0; f < view.view.features.size(); ++f) {
-        if (view.view.features[f].name == feature.name) positions.push_back(f);
-      }
-    }
-    const int64_t ttl_micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(view.view.ttl).count();
-    for (size_t i = 0; i < count; ++i) {
-      std::optional<OnlineRow> row;
-      if (found.found(i)) row = DecodeOnlineRow(found.value(i), layout, view.view.features);
-      FeatureStatus status = row ? FeatureStatus::kPresent : FeatureStatus::kNotFound;
-      if (row && ttl_micros > 0 && row->event_micros < now_micros - ttl_micros) {
-        status = FeatureStatus::kOutsideMaxAge;
-      }
-      for (size_t s = 0; s < positions.size(); ++s) {
-        OnlineFeatureColumn& column = out[first + s];
-        column.statuses.push_back(status);
-        column.event_micros.push_back(row ? row->event_micros : 0);
-        column.values.push_back(status == FeatureStatus::kPresent ? row->values[positions[s]]
-                                                                  : OnlineValue{});
-      }
-    }
-  }
-  return Ok();
 }
 
 Result<uint64_t> OnlineStore::DropView(std::string_view project, std::string_view view) {
@@ -270,14 +197,21 @@ Result<int64_t> OnlineStore::EraseEntity(std::string_view project,
   for (const auto& view : views) {
     std::string key = OnlineKeyPrefix(project, view.view.name);
     bool complete = true;
-    for (size_t k = 0; k < view.join_keys.size(); ++k) {
+    for (size_t k = 0; k < view.join_keys.size() && complete; ++k) {
       const EntityKeyColumn* match = nullptr;
       for (const auto& column : entity) match = column.name == view.join_keys[k] ? &column : match;
-      if (!match || match->values.size() != 1) {
-        complete = false;
+      complete = match && match->values.size() == 1;
+      if (!complete) break;
+      EntityKey value;
+      if (const auto* integer = std::get_if<int64_t>(&match->values[0])) {
+        value.integer = *integer;
+      } else if (const auto* text = std::get_if<std::string>(&match->values[0])) {
+        value = {0, *text, true};
+      } else {
+        complete = false;  // neither an int nor a string: names no stored entity
         break;
       }
-      AppendKeyValue(key, CoerceKey(match->values[0], view.join_key_types[k]));
+      AppendKey(key, value, view.join_key_types[k]);
     }
     if (!complete) continue;
     std::string_view keys[] = {key};

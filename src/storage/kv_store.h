@@ -105,6 +105,15 @@ class KvStore {
   // Duplicate keys are allowed and answered in place.
   virtual Status MultiGet(std::span<const std::string_view> keys, KvValues& out) = 0;
 
+  // MultiGet() answered from memory alone, for callers that must not block (an I/O thread): true
+  // with `out` filled as MultiGet() fills it, or false, `out` unspecified, when any key would need
+  // disk or network I/O. RocksDB answers from memtables, its block and row caches and open table
+  // files; Redis, always remote, always answers false.
+  virtual Result<bool> MultiGetFromMemory(std::span<const std::string_view> /*keys*/,
+                                          KvValues& /*out*/) {
+    return false;
+  }
+
   // Deletes the keys as one atomic, durable (kSync) batch. Absent keys are not an error.
   virtual Status Delete(std::span<const std::string_view> keys) = 0;
 

@@ -136,6 +136,26 @@ TYPED_TEST(KvStoreTest, RoundTripsOverwritesAndReportsMissingKeys) {
   EXPECT_TRUE(this->store_->Write({}));
 }
 
+// From memory a store answers exactly what MultiGet() answers, or declines (Redis always does;
+// RocksDB answers from its memtables and caches, and declines only for keys in files not cached).
+TYPED_TEST(KvStoreTest, MultiGetFromMemoryAnswersLikeMultiGetOrDeclines) {
+  this->Put({{"hot/1", "alpha"}, {"hot/2", "beta"}});
+  for (std::vector<std::string_view> keys :
+       {std::vector<std::string_view>{"hot/1"}, std::vector<std::string_view>{"hot/missing"},
+        std::vector<std::string_view>{"hot/2", "hot/missing", "hot/1"}}) {
+    KvValues expected, values;
+    ASSERT_TRUE(this->store_->MultiGet(keys, expected));
+    auto answered = this->store_->MultiGetFromMemory(keys, values);
+    ASSERT_TRUE(answered) << answered.error().message;
+    if (!*answered) continue;
+    ASSERT_EQ(values.size(), expected.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      EXPECT_EQ(values.found(i), expected.found(i)) << keys[i];
+      EXPECT_EQ(values.value(i), expected.value(i)) << keys[i];
+    }
+  }
+}
+
 TYPED_TEST(KvStoreTest, KeysAndValuesAreBinaryWithNulBytes) {
   std::string every_byte;
   for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));

@@ -203,6 +203,7 @@ class RocksDbKvStore final : public KvStore {
       : uri_(std::move(uri)), db_(std::move(db)) {
     // Scans are for maintenance, not the hot path: keep them from evicting hot blocks.
     scan_options_.fill_cache = false;
+    memory_options_.read_tier = rocksdb::kBlockCacheTier;
   }
 
   ~RocksDbKvStore() override {
@@ -227,42 +228,13 @@ class RocksDbKvStore final : public KvStore {
   }
 
   Status MultiGet(std::span<const std::string_view> keys, KvValues& out) override {
-    out.Clear();
-    if (keys.empty()) return Ok();
-    if (keys.size() == 1) return GetOne(keys[0], out);
-    thread_local MultiGetScratch scratch;
-    const size_t count = keys.size();
-    scratch.Fit(count);
-    // RocksDB sorts a batch before searching it, through a virtual comparator; sorting here with
-    // plain byte comparison (the same order) and passing sorted_input costs about half as much,
-    // some 15% of a 64-key lookup.
-    for (size_t i = 0; i < count; ++i) scratch.order[i] = static_cast<uint32_t>(i);
-    std::sort(scratch.order.begin(), scratch.order.begin() + count,
-              [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
-    for (size_t j = 0; j < count; ++j) {
-      scratch.keys[j] = ToSlice(keys[scratch.order[j]]);
-      scratch.rank[scratch.order[j]] = static_cast<uint32_t>(j);
-    }
-    // One call for the whole batch: RocksDB reads every key at one sequence number.
-    db_->MultiGet(lookup_options_, db_->DefaultColumnFamily(), count, scratch.keys.data(),
-                  scratch.values.data(), scratch.statuses.data(), /*sorted_input=*/true);
-    Status result = Ok();
-    for (size_t i = 0; i < count; ++i) {
-      const size_t j = scratch.rank[i];
-      const rocksdb::Status& status = scratch.statuses[j];
-      if (status.ok()) {
-        out.AddFound(ToView(scratch.values[j]));
-      } else {
-        out.AddMissing();
-        if (!status.IsNotFound() && result) {
-          result = std::unexpected(RocksError(status, uri_, "multi-get"));
-        }
-      }
-    }
-    // Releases the cache pins, so the blocks and rows can be evicted again.
-    for (size_t j = 0; j < count; ++j) scratch.values[j].Reset();
-    scratch.Trim();
-    return result;
+    FALAJ_ASSIGN_OR_RETURN(bool answered, Lookup(lookup_options_, keys, out));
+    if (!answered) return MakeError(ErrorCode::kInternal, "rocksdb '{}': lookup incomplete", uri_);
+    return Ok();
+  }
+
+  Result<bool> MultiGetFromMemory(std::span<const std::string_view> keys, KvValues& out) override {
+    return Lookup(memory_options_, keys, out);
   }
 
   Status Delete(std::span<const std::string_view> keys) override {
@@ -343,20 +315,64 @@ class RocksDbKvStore final : public KvStore {
   }
 
  private:
+  // The status of one key's lookup: true when answered (found or absent), false when the key
+  // needs I/O that `options` (read_tier) forbids.
+  Result<bool> Answered(const rocksdb::Status& status, std::string_view what) {
+    if (status.ok() || status.IsNotFound()) return true;
+    if (status.IsIncomplete()) return false;
+    return std::unexpected(RocksError(status, uri_, what));
+  }
+
+  // Looks up every key with `options`: false as soon as any key would need I/O it forbids.
+  Result<bool> Lookup(const rocksdb::ReadOptions& options, std::span<const std::string_view> keys,
+                      KvValues& out) {
+    out.Clear();
+    if (keys.empty()) return true;
+    if (keys.size() == 1) return GetOne(options, keys[0], out);
+    thread_local MultiGetScratch scratch;
+    const size_t count = keys.size();
+    scratch.Fit(count);
+    // RocksDB sorts a batch before searching it, through a virtual comparator; sorting here with
+    // plain byte comparison (the same order) and passing sorted_input costs about half as much,
+    // some 15% of a 64-key lookup.
+    for (size_t i = 0; i < count; ++i) scratch.order[i] = static_cast<uint32_t>(i);
+    std::sort(scratch.order.begin(), scratch.order.begin() + count,
+              [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
+    for (size_t j = 0; j < count; ++j) {
+      scratch.keys[j] = ToSlice(keys[scratch.order[j]]);
+      scratch.rank[scratch.order[j]] = static_cast<uint32_t>(j);
+    }
+    // One call for the whole batch: RocksDB reads every key at one sequence number.
+    db_->MultiGet(options, db_->DefaultColumnFamily(), count, scratch.keys.data(),
+                  scratch.values.data(), scratch.statuses.data(), /*sorted_input=*/true);
+    Result<bool> result = true;
+    for (size_t i = 0; i < count && result && *result; ++i) {
+      const size_t j = scratch.rank[i];
+      result = Answered(scratch.statuses[j], "multi-get");
+      if (!result || !*result) break;
+      if (scratch.statuses[j].ok()) {
+        out.AddFound(ToView(scratch.values[j]));
+      } else {
+        out.AddMissing();
+      }
+    }
+    // Releases the cache pins, so the blocks and rows can be evicted again.
+    for (size_t j = 0; j < count; ++j) scratch.values[j].Reset();
+    scratch.Trim();
+    return result;
+  }
+
   // A lone key costs a third less through Get() than through MultiGet()'s batch machinery.
-  Status GetOne(std::string_view key, KvValues& out) {
+  Result<bool> GetOne(const rocksdb::ReadOptions& options, std::string_view key, KvValues& out) {
     thread_local rocksdb::PinnableSlice value;
-    auto status = db_->Get(lookup_options_, db_->DefaultColumnFamily(), ToSlice(key), &value);
+    auto status = db_->Get(options, db_->DefaultColumnFamily(), ToSlice(key), &value);
     if (status.ok()) {
       out.AddFound(ToView(value));
     } else {
       out.AddMissing();
     }
     value.Reset();
-    if (!status.ok() && !status.IsNotFound()) {
-      return std::unexpected(RocksError(status, uri_, "get"));
-    }
-    return Ok();
+    return Answered(status, "get");
   }
 
   Status WriteDeletes(rocksdb::WriteBatch& batch) {
@@ -369,6 +385,7 @@ class RocksDbKvStore final : public KvStore {
   const std::string uri_;
   const std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ReadOptions lookup_options_;
+  rocksdb::ReadOptions memory_options_;  // lookups that may not read files
   rocksdb::ReadOptions scan_options_;
 };
 
