@@ -10,6 +10,7 @@
 
 #include "data/arrow_status.h"
 #include "features/pit_keys.h"
+#include "features/pit_plan.h"
 #include "features/pit_timestamps.h"
 
 namespace falaj::features {
@@ -41,20 +42,34 @@ Result<AggregatedColumn> ReadAggregatedColumn(const arrow::ChunkedArray& column)
 
 namespace {
 
-// Rows with a key and a time, as (key id, time, row), sorted by key then time.
+// Rows with a key and a time, bucketed by key id, each key's rows sorted by time.
 struct Side {
   std::vector<uint32_t> ids;
   std::vector<int64_t> ticks;
-  std::vector<int64_t> order;  // valid rows, sorted
+  std::vector<int64_t> order;  // valid rows, by key then time
+  std::vector<size_t> starts;  // key id k's rows are order[starts[k], starts[k + 1])
 };
 
-void SortSide(Side& side, const std::vector<uint8_t>& valid) {
-  for (int64_t row = 0; row < static_cast<int64_t>(valid.size()); ++row) {
-    if (valid[row] && side.ids[row] != pit::kNoKey) side.order.push_back(row);
+// A counting sort by key id (ids are dense), then a sort by time within each key: cheaper than
+// one comparison sort of every row, and each key's rows end up contiguous.
+void SortSide(Side& side, const std::vector<uint8_t>& valid, uint32_t keys) {
+  side.starts.assign(static_cast<size_t>(keys) + 1, 0);
+  for (size_t row = 0; row < valid.size(); ++row) {
+    if (valid[row] && side.ids[row] != pit::kNoKey) ++side.starts[side.ids[row] + 1];
   }
-  std::sort(side.order.begin(), side.order.end(), [&](int64_t a, int64_t b) {
-    return side.ids[a] != side.ids[b] ? side.ids[a] < side.ids[b] : side.ticks[a] < side.ticks[b];
-  });
+  for (uint32_t k = 0; k < keys; ++k) side.starts[k + 1] += side.starts[k];
+  std::vector<std::pair<int64_t, int64_t>> by_time(side.starts[keys]);  // (time, row)
+  std::vector<size_t> next(side.starts.begin(), side.starts.end() - 1);
+  for (size_t row = 0; row < valid.size(); ++row) {
+    if (valid[row] && side.ids[row] != pit::kNoKey) {
+      by_time[next[side.ids[row]]++] = {side.ticks[row], static_cast<int64_t>(row)};
+    }
+  }
+  side.order.resize(by_time.size());
+  for (uint32_t k = 0; k < keys; ++k) {
+    std::sort(by_time.begin() + side.starts[k], by_time.begin() + side.starts[k + 1]);
+    for (size_t i = side.starts[k]; i < side.starts[k + 1]; ++i) side.order[i] = by_time[i].second;
+  }
 }
 
 // One output column under construction.
@@ -72,9 +87,30 @@ class KeyAggregator {
   KeyAggregator(const Side& events, const Side& queries, int64_t interval)
       : events_(events), queries_(queries), interval_(interval) {}
 
+  // Prefix counts and sums of one column (null: rows) over one key's events, for Run(). Integer
+  // sums wrap (unsigned), so a window's difference is exact whenever its own sum fits in int64.
+  void Prepare(std::span<const int64_t> events, const AggregatedColumn* values) {
+    count_.assign(events.size() + 1, 0);
+    int_sum_.assign(events.size() + 1, 0);
+    float_sum_.assign(events.size() + 1, 0);
+    for (size_t i = 0; i < events.size(); ++i) {
+      const int64_t row = events[i];
+      const bool counted = values ? values->valid[row] != 0 : true;
+      count_[i + 1] = count_[i] + (counted ? 1 : 0);
+      int_sum_[i + 1] = int_sum_[i];
+      float_sum_[i + 1] = float_sum_[i];
+      if (!values || !counted || values->count_only) continue;
+      if (values->integer) {
+        int_sum_[i + 1] += static_cast<uint64_t>(values->ints[row]);
+      } else {
+        float_sum_[i + 1] += values->floats[row];
+      }
+    }
+  }
+
+  // One aggregate of the column last prepared, for one key's entity rows.
   void Run(std::span<const int64_t> events, std::span<const int64_t> queries, int64_t window,
            AggregateFunction function, const AggregatedColumn* values, Output& out) {
-    Prefix(events, values);
     std::deque<size_t> extreme;  // indices into `events` whose values are monotonic
     const bool is_min = function == AggregateFunction::kMin;
     size_t lo = 0, hi = 0;
@@ -134,27 +170,6 @@ class KeyAggregator {
                           : float_sum_[hi] - float_sum_[lo];
   }
 
-  // Prefix counts and sums over this key's events. Integer sums wrap (unsigned), so a window's
-  // difference is exact whenever its own sum fits in int64.
-  void Prefix(std::span<const int64_t> events, const AggregatedColumn* values) {
-    count_.assign(events.size() + 1, 0);
-    int_sum_.assign(events.size() + 1, 0);
-    float_sum_.assign(events.size() + 1, 0);
-    for (size_t i = 0; i < events.size(); ++i) {
-      const int64_t row = events[i];
-      const bool counted = values ? values->valid[row] != 0 : true;
-      count_[i + 1] = count_[i] + (counted ? 1 : 0);
-      int_sum_[i + 1] = int_sum_[i];
-      float_sum_[i + 1] = float_sum_[i];
-      if (!values || !counted || values->count_only) continue;
-      if (values->integer) {
-        int_sum_[i + 1] += static_cast<uint64_t>(values->ints[row]);
-      } else {
-        float_sum_[i + 1] += values->floats[row];
-      }
-    }
-  }
-
   const Side& events_;
   const Side& queries_;
   const int64_t interval_;
@@ -186,16 +201,6 @@ Result<std::shared_ptr<arrow::ChunkedArray>> Finish(const Output& out) {
   return std::make_shared<arrow::ChunkedArray>(std::move(array));
 }
 
-Result<std::shared_ptr<arrow::ChunkedArray>> Column(const arrow::Table& table,
-                                                    const std::string& name,
-                                                    const std::string& where) {
-  auto column = table.GetColumnByName(name);
-  if (!column) {
-    return MakeError(ErrorCode::kInvalidArgument, "{} has no column '{}'", where, name);
-  }
-  return column;
-}
-
 }  // namespace
 
 std::vector<WindowAggregate> WindowAggregatesOf(const FeatureView& view,
@@ -220,8 +225,9 @@ Result<std::vector<std::shared_ptr<arrow::ChunkedArray>>> WindowAggregateJoin(
   if (!entities || !view.table || view.join_keys.empty() || view.interval.count() <= 0) {
     return MakeError(ErrorCode::kInvalidArgument, "{}: malformed window aggregation", where);
   }
-  FALAJ_ASSIGN_OR_RETURN(auto ets, Column(*entities, entity_timestamp_column, "the entity table"));
-  FALAJ_ASSIGN_OR_RETURN(auto vts, Column(*view.table, view.event_timestamp_column, where));
+  FALAJ_ASSIGN_OR_RETURN(auto ets,
+                         pit::Column(*entities, entity_timestamp_column, "the entity table"));
+  FALAJ_ASSIGN_OR_RETURN(auto vts, pit::Column(*view.table, view.event_timestamp_column, where));
   FALAJ_ASSIGN_OR_RETURN(int64_t e_tps,
                          pit::TicksPerSecond(*ets, entity_timestamp_column, "the entity table"));
   FALAJ_ASSIGN_OR_RETURN(int64_t v_tps,
@@ -235,8 +241,8 @@ Result<std::vector<std::shared_ptr<arrow::ChunkedArray>>> WindowAggregateJoin(
       pit::EntityTicks(*vts, tps / v_tps, view.event_timestamp_column, &events.ticks, &v_valid));
   std::vector<pit::KeyColumn> e_keys, v_keys;
   for (const auto& key : view.join_keys) {
-    FALAJ_ASSIGN_OR_RETURN(auto e_column, Column(*entities, key, "the entity table"));
-    FALAJ_ASSIGN_OR_RETURN(auto v_column, Column(*view.table, key, where));
+    FALAJ_ASSIGN_OR_RETURN(auto e_column, pit::Column(*entities, key, "the entity table"));
+    FALAJ_ASSIGN_OR_RETURN(auto v_column, pit::Column(*view.table, key, where));
     const bool e_string = pit::IsStringKey(*e_column->type());
     if ((!e_string && !pit::IsIntKey(*e_column->type())) ||
         e_string != pit::IsStringKey(*v_column->type()) ||
@@ -253,8 +259,8 @@ Result<std::vector<std::shared_ptr<arrow::ChunkedArray>>> WindowAggregateJoin(
   for (size_t row = 0; row < v_valid.size(); ++row) {
     if (v_valid[row]) events.ids[row] = ids.Find(pit::FlatKey{&v_keys, row});
   }
-  SortSide(queries, e_valid);
-  SortSide(events, v_valid);
+  SortSide(queries, e_valid, ids.size());
+  SortSide(events, v_valid, ids.size());
 
   // Columns read once however many aggregates use them.
   std::map<std::string, AggregatedColumn> values;
@@ -263,7 +269,7 @@ Result<std::vector<std::shared_ptr<arrow::ChunkedArray>>> WindowAggregateJoin(
     Output out;
     out.type = arrow::int64();
     if (!aggregate.column.empty()) {
-      FALAJ_ASSIGN_OR_RETURN(auto column, Column(*view.table, aggregate.column, where));
+      FALAJ_ASSIGN_OR_RETURN(auto column, pit::Column(*view.table, aggregate.column, where));
       if (!values.contains(aggregate.column)) {
         FALAJ_ASSIGN_OR_RETURN(values[aggregate.column], ReadAggregatedColumn(*column));
       }
@@ -288,26 +294,27 @@ Result<std::vector<std::shared_ptr<arrow::ChunkedArray>>> WindowAggregateJoin(
     outputs.push_back(std::move(out));
   }
 
-  const int64_t interval = view.interval.count() * tps;
-  KeyAggregator aggregator(events, queries, interval);
-  size_t e = 0, q = 0;
-  while (q < queries.order.size()) {
-    const uint32_t id = queries.ids[queries.order[q]];
-    size_t q_end = q;
-    while (q_end < queries.order.size() && queries.ids[queries.order[q_end]] == id) ++q_end;
-    while (e < events.order.size() && events.ids[events.order[e]] < id) ++e;
-    size_t e_end = e;
-    while (e_end < events.order.size() && events.ids[events.order[e_end]] == id) ++e_end;
-    const std::span<const int64_t> key_events(events.order.data() + e, e_end - e);
-    const std::span<const int64_t> key_queries(queries.order.data() + q, q_end - q);
-    for (size_t a = 0; a < view.aggregates.size(); ++a) {
-      const WindowAggregate& aggregate = view.aggregates[a];
-      const auto value = values.find(aggregate.column);
-      aggregator.Run(key_events, key_queries, aggregate.window.count() * tps, aggregate.function,
-                     value == values.end() ? nullptr : &value->second, outputs[a]);
+  // Aggregates grouped by column, so each key's prefix sums are built once per column.
+  std::map<std::string, std::vector<size_t>> by_column;
+  for (size_t a = 0; a < view.aggregates.size(); ++a) {
+    by_column[view.aggregates[a].column].push_back(a);
+  }
+  KeyAggregator aggregator(events, queries, view.interval.count() * tps);
+  for (uint32_t key = 0; key < ids.size(); ++key) {
+    const std::span<const int64_t> key_queries(queries.order.data() + queries.starts[key],
+                                               queries.starts[key + 1] - queries.starts[key]);
+    if (key_queries.empty()) continue;
+    const std::span<const int64_t> key_events(events.order.data() + events.starts[key],
+                                              events.starts[key + 1] - events.starts[key]);
+    for (const auto& [column, members] : by_column) {
+      const auto value = values.find(column);
+      const AggregatedColumn* flat = value == values.end() ? nullptr : &value->second;
+      aggregator.Prepare(key_events, flat);
+      for (size_t a : members) {
+        aggregator.Run(key_events, key_queries, view.aggregates[a].window.count() * tps,
+                       view.aggregates[a].function, flat, outputs[a]);
+      }
     }
-    q = q_end;
-    e = e_end;
   }
   std::vector<std::shared_ptr<arrow::ChunkedArray>> columns;
   for (const auto& out : outputs) {

@@ -211,7 +211,7 @@ TEST(WindowAggregationTest, ErrorsNameTheColumn) {
   auto missing =
       WindowAggregateJoin(entities, "when", ViewData(view, RandomEvents(rng, 5, 2).Table()));
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().message, "the entity table has no column 'when'");
+  EXPECT_EQ(missing.error().message, "the entity table has no (unique) column 'when'");
 }
 
 // The tile cells of one event: amount, score, seen_at (null when absent).

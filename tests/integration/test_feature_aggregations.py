@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import assert_error_shape, unique_name
+from test_feature_store import csv, ingest, iso
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 MINUTE = 60_000_000
@@ -23,15 +24,6 @@ WINDOWS = {"1h": 3600_000_000, "24h": 86400_000_000, "7d": 7 * 86400_000_000}
 
 def micros(moment: dt.datetime) -> int:
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def csv(columns: list, rows: list) -> bytes:
-    lines = [",".join(columns)] + [",".join("" if v is None else str(v) for v in row) for row in rows]
-    return ("\n".join(lines) + "\n").encode()
 
 
 COLUMNS = ["customer_id", "amount", "merchant_category", "qty", "event_time"]
@@ -150,15 +142,6 @@ def store(server):
                           json={"objects": DEFINITIONS})
     assert applied.status_code == 200, applied.text
     return {"project": project, "events": events, "labels": labels, "rng": rng}
-
-
-def ingest(server, project, name, body):
-    response = server.request("POST",
-                              f"/api/v1/projects/{project}/sources/{name}/ingest?format=csv",
-                              data=body, headers={"Content-Type": "text/csv"})
-    assert response.status_code == 201, response.text
-    assert response.json()["rows_quarantined"] == 0, response.text
-    return response.json()
 
 
 def test_training_set_matches_a_brute_force_of_transformations_and_windows(server, store):
