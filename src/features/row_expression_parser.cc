@@ -96,26 +96,30 @@ class Parser {
     return node;
   }
 
-  Result<ExprNode> ParseOr() {
-    Depth depth(depth_);
-    FALAJ_RETURN_IF_ERROR(CheckDepth());
-    FALAJ_ASSIGN_OR_RETURN(auto left, ParseAnd());
+  // One left-associative level: operand (operator operand)*; `match` consumes an operator and
+  // names it, or returns "" when none comes next.
+  template <typename Match>
+  Result<ExprNode> LeftAssociative(Result<ExprNode> (Parser::*operand)(), Match match) {
+    FALAJ_ASSIGN_OR_RETURN(auto left, (this->*operand)());
     for (;;) {
       const size_t position = (SkipSpace(), at_ + 1);
-      if (!AcceptWord("or")) return left;
-      FALAJ_ASSIGN_OR_RETURN(auto right, ParseAnd());
-      left = Binary("or", position, std::move(left), std::move(right));
+      std::string op = match();
+      if (op.empty()) return left;
+      FALAJ_ASSIGN_OR_RETURN(auto right, (this->*operand)());
+      left = Binary(std::move(op), position, std::move(left), std::move(right));
     }
   }
 
+  Result<ExprNode> ParseOr() {
+    Depth depth(depth_);
+    FALAJ_RETURN_IF_ERROR(CheckDepth());
+    return LeftAssociative(&Parser::ParseAnd,
+                           [&]() -> std::string { return AcceptWord("or") ? "or" : ""; });
+  }
+
   Result<ExprNode> ParseAnd() {
-    FALAJ_ASSIGN_OR_RETURN(auto left, ParseNot());
-    for (;;) {
-      const size_t position = (SkipSpace(), at_ + 1);
-      if (!AcceptWord("and")) return left;
-      FALAJ_ASSIGN_OR_RETURN(auto right, ParseNot());
-      left = Binary("and", position, std::move(left), std::move(right));
-    }
+    return LeftAssociative(&Parser::ParseNot,
+                           [&]() -> std::string { return AcceptWord("and") ? "and" : ""; });
   }
 
   Result<ExprNode> ParseNot() {
@@ -142,25 +146,15 @@ class Parser {
   }
 
   Result<ExprNode> ParseSum() {
-    FALAJ_ASSIGN_OR_RETURN(auto left, ParseProduct());
-    for (;;) {
-      const size_t position = (SkipSpace(), at_ + 1);
-      std::string op = Accept("+") ? "+" : Accept("-") ? "-" : "";
-      if (op.empty()) return left;
-      FALAJ_ASSIGN_OR_RETURN(auto right, ParseProduct());
-      left = Binary(std::move(op), position, std::move(left), std::move(right));
-    }
+    return LeftAssociative(&Parser::ParseProduct, [&]() -> std::string {
+      return Accept("+") ? "+" : Accept("-") ? "-" : "";
+    });
   }
 
   Result<ExprNode> ParseProduct() {
-    FALAJ_ASSIGN_OR_RETURN(auto left, ParseUnary());
-    for (;;) {
-      const size_t position = (SkipSpace(), at_ + 1);
-      std::string op = Accept("*") ? "*" : Accept("/") ? "/" : Accept("%") ? "%" : "";
-      if (op.empty()) return left;
-      FALAJ_ASSIGN_OR_RETURN(auto right, ParseUnary());
-      left = Binary(std::move(op), position, std::move(left), std::move(right));
-    }
+    return LeftAssociative(&Parser::ParseUnary, [&]() -> std::string {
+      return Accept("*") ? "*" : Accept("/") ? "/" : Accept("%") ? "%" : "";
+    });
   }
 
   Result<ExprNode> ParseUnary() {
