@@ -56,7 +56,7 @@ class OpenApiContractTest : public ::testing::Test {
     training_sets_ =
         std::make_unique<features::TrainingSetBuilder>(*feature_registry_, *sources_, *datasets_);
     materializer_ = std::make_unique<features::Materializer>(*store_, *feature_registry_, *sources_,
-                                                             *datasets_, *online_store_);
+                                                             *datasets_, *online_store_, *kv_);
     online_features_ =
         std::make_unique<features::OnlineFeatures>(*feature_registry_, *online_store_);
     erasures_ = std::make_unique<features::ErasureService>(*store_, *datasets_, *feature_registry_,

@@ -227,7 +227,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       *parts->feature_registry, *parts->sources, *parts->datasets);
   parts->materializer = std::make_unique<features::Materializer>(
       *parts->metadata, *parts->feature_registry, *parts->sources, *parts->datasets,
-      *parts->online_store);
+      *parts->online_store, *parts->online_kv);
   parts->online_features =
       std::make_unique<features::OnlineFeatures>(*parts->feature_registry, *parts->online_store);
   parts->feature_provider = std::make_unique<OnlineFeatureProvider>(
@@ -236,8 +236,9 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->endpoints->SetFeatureProvider(parts->feature_provider.get());
   parts->predictor->SetFeatureProvider(parts->feature_provider.get());
   parts->ingest->OnAccepted(
-      [raw](std::string_view project, std::string_view source, const arrow::Table& rows) {
-        return raw->materializer->OnIngested(project, source, rows);
+      [raw](std::string_view project, std::string_view source, const arrow::Table& rows,
+            int64_t dataset_version) {
+        return raw->materializer->OnIngested(project, source, rows, dataset_version);
       });
   parts->erasures = std::make_unique<features::ErasureService>(
       *parts->metadata, *parts->datasets, *parts->feature_registry, *parts->online_store);

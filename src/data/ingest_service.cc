@@ -175,7 +175,9 @@ Result<IngestOutcome> IngestService::IngestBatch(const Source& source, Delivered
                                                  .created_by = std::string(principal)}));
     outcome.rows_accepted = split.accepted->num_rows();
     if (on_accepted_) {
-      if (Status streamed = on_accepted_(project, source.name, *split.accepted); !streamed) {
+      if (Status streamed =
+              on_accepted_(project, source.name, *split.accepted, outcome.dataset->version);
+          !streamed) {
         outcome.online_error = streamed.error().message;
       }
     }

@@ -75,11 +75,12 @@ class IngestService {
   Result<PullOutcome> Pull(std::string_view project, std::string_view source,
                            std::string_view principal);
 
-  // Called with every batch of accepted rows once it is stored (streaming writes to the online
-  // store). Its failure does not undo the stored version: the outcome reports it. Set before
-  // serving; not thread-safe to change.
+  // Called with every batch of accepted rows once it is stored as `dataset_version` (streaming
+  // writes to the online store; aggregations use the version to skip rows merged twice). Its
+  // failure does not undo the stored version: the outcome reports it. Set before serving; not
+  // thread-safe to change.
   using AcceptedListener = std::function<Status(std::string_view project, std::string_view source,
-                                                const arrow::Table& rows)>;
+                                                const arrow::Table& rows, int64_t dataset_version)>;
   void OnAccepted(AcceptedListener listener) { on_accepted_ = std::move(listener); }
 
  private:

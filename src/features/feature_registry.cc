@@ -3,6 +3,8 @@
 #include <map>
 #include <set>
 
+#include "features/view_rows.h"
+
 namespace falaj::features {
 namespace {
 
@@ -37,10 +39,12 @@ const nlohmann::json* Find(const Latest& merged, std::string_view kind, std::str
   return found == merged.end() ? nullptr : &found->second.spec;
 }
 
-// The type a source column must have for a view to read it.
-Status CheckColumn(const data::Source& source, std::string_view view, std::string_view column,
+// The type a source column must have for a view to read it. `columns` is the source's schema,
+// with the view's transformed columns for the features.
+Status CheckColumn(const data::Source& source, const data::TableSchema& columns,
+                   std::string_view view, std::string_view column,
                    std::optional<data::ColumnType> type, std::string_view role) {
-  const data::ColumnSchema* found = source.schema.Find(column);
+  const data::ColumnSchema* found = columns.Find(column);
   if (!found) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "feature view '{}': source '{}' has no column '{}' ({})", view, source.name,
@@ -70,18 +74,53 @@ Status CheckView(std::string_view project, std::string_view name, const nlohmann
     }
     FALAJ_ASSIGN_OR_RETURN(auto parsed, EntityFromSpec(*entity));
     for (const auto& key : parsed.join_keys) {
-      FALAJ_RETURN_IF_ERROR(CheckColumn(*source, name, key, std::nullopt, "join key"));
+      FALAJ_RETURN_IF_ERROR(
+          CheckColumn(*source, source->schema, name, key, std::nullopt, "join key"));
     }
   }
-  FALAJ_RETURN_IF_ERROR(CheckColumn(*source, name, view.timestamp_field,
+  FALAJ_RETURN_IF_ERROR(CheckColumn(*source, source->schema, name, view.timestamp_field,
                                     data::ColumnType::kTimestamp, "timestamp_field"));
   if (!view.created_timestamp_field.empty()) {
-    FALAJ_RETURN_IF_ERROR(CheckColumn(*source, name, view.created_timestamp_field,
+    FALAJ_RETURN_IF_ERROR(CheckColumn(*source, source->schema, name, view.created_timestamp_field,
                                       data::ColumnType::kTimestamp, "created_timestamp_field"));
   }
-  for (const auto& feature : view.features) {
-    FALAJ_RETURN_IF_ERROR(CheckColumn(*source, name, feature.name, feature.type, "feature"));
+  view.name = std::string(name);
+  FALAJ_ASSIGN_OR_RETURN(auto columns, ViewSchema(view, source->schema));
+  if (view.aggregated()) {
+    FALAJ_ASSIGN_OR_RETURN(auto typed, TypedAggregateFeatures(view, columns));
+    if (typed.size() != view.features.size()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "feature view '{}': its aggregate features no longer match its source",
+                       name);
+    }
+    return Ok();
   }
+  for (const auto& feature : view.features) {
+    FALAJ_RETURN_IF_ERROR(
+        CheckColumn(*source, columns, name, feature.name, feature.type, "feature"));
+  }
+  return Ok();
+}
+
+// An aggregation view's spec gets its features typed from the source's columns, so services,
+// training sets and online reads see them like any other view's.
+Status TypeAggregateFeatures(std::string_view project, Definition& definition,
+                             data::SourceStore& sources) {
+  if (definition.kind != "feature_view" || !definition.spec.contains("aggregations")) return Ok();
+  FALAJ_ASSIGN_OR_RETURN(auto view, FeatureViewFromSpec(definition.spec));
+  view.name = definition.name;
+  auto source = sources.Get(project, view.source);
+  if (!source) {
+    return MakeError(ErrorCode::kInvalidArgument, "feature view '{}': {}", definition.name,
+                     source.error().message);
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto columns, ViewSchema(view, source->schema));
+  FALAJ_ASSIGN_OR_RETURN(auto typed, TypedAggregateFeatures(view, columns));
+  nlohmann::json features = nlohmann::json::array();
+  for (const auto& field : typed) {
+    features.push_back({{"name", field.name}, {"type", data::ColumnTypeName(field.type)}});
+  }
+  definition.spec["features"] = std::move(features);
   return Ok();
 }
 
@@ -138,9 +177,14 @@ Result<int64_t> FeatureRegistry::CountInProject(storage::Transaction& tx,
   return rows[0].Int(0);
 }
 
-Result<std::vector<AppliedChange>> FeatureRegistry::Apply(
-    std::string_view project, const std::vector<Definition>& definitions,
-    std::string_view principal, bool dry_run) {
+Result<std::vector<AppliedChange>> FeatureRegistry::Apply(std::string_view project,
+                                                          const std::vector<Definition>& applied,
+                                                          std::string_view principal,
+                                                          bool dry_run) {
+  std::vector<Definition> definitions = applied;
+  for (auto& definition : definitions) {
+    FALAJ_RETURN_IF_ERROR(TypeAggregateFeatures(project, definition, sources_));
+  }
   std::set<Key> seen;
   for (const auto& definition : definitions) {
     if (!seen.insert({definition.kind, definition.name}).second) {

@@ -2,6 +2,9 @@
 
 #include <arrow/api.h>
 
+#include "features/online_aggregates.h"
+#include "features/view_rows.h"
+
 namespace falaj::features {
 
 const storage::MigrationSet& Materializer::Migrations() {
@@ -39,13 +42,7 @@ Result<MaterializationRun> Materializer::RunOne(std::string_view project, const 
   if (!latest) return std::unexpected(latest.error());
   run.to_dataset_version = latest->version;
   if (run.to_dataset_version > run.from_dataset_version) {
-    FALAJ_ASSIGN_OR_RETURN(auto rows,
-                           datasets_.ReadRange(project, source.dataset, run.from_dataset_version,
-                                               run.to_dataset_version));
-    run.rows_read = rows->num_rows();
-    FALAJ_ASSIGN_OR_RETURN(
-        run.entities_written,
-        online_.WriteLatest(project, view, *rows, clock_.Now(), storage::KvWriteMode::kBulk));
+    FALAJ_RETURN_IF_ERROR(Load(project, view, source.dataset, run));
     FALAJ_RETURN_IF_ERROR(online_.Flush());
   }
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
@@ -61,6 +58,37 @@ Result<MaterializationRun> Materializer::RunOne(std::string_view project, const 
              run.rows_read, run.entities_written, ToUnixMillis(clock_.Now())});
       }));
   return run;
+}
+
+Status Materializer::Load(std::string_view project, const ResolvedView& view,
+                          const std::string& dataset, MaterializationRun& run) {
+  const auto now = clock_.Now();
+  if (!view.view.aggregated()) {
+    FALAJ_ASSIGN_OR_RETURN(
+        auto rows,
+        datasets_.ReadRange(project, dataset, run.from_dataset_version, run.to_dataset_version));
+    run.rows_read = rows->num_rows();
+    FALAJ_ASSIGN_OR_RETURN(rows, ViewRows(view.view, std::move(rows)));
+    FALAJ_ASSIGN_OR_RETURN(run.entities_written, online_.WriteLatest(project, view, *rows, now,
+                                                                     storage::KvWriteMode::kBulk));
+    return Ok();
+  }
+  // A full run rebuilds from scratch: the tiles of an older definition, or of rows erased since,
+  // must not survive. Versions streamed meanwhile are newer than the rebuilt batch and kept.
+  if (run.mode == "full") FALAJ_RETURN_IF_ERROR(online_.DropView(project, view.view.name));
+  const bool full = run.mode == "full";
+  for (int64_t version = full ? run.to_dataset_version : run.from_dataset_version + 1;
+       version <= run.to_dataset_version; ++version) {
+    const int64_t after = full ? 0 : version - 1;
+    FALAJ_ASSIGN_OR_RETURN(auto rows, datasets_.ReadRange(project, dataset, after, version));
+    run.rows_read += rows->num_rows();
+    FALAJ_ASSIGN_OR_RETURN(rows, ViewRows(view.view, std::move(rows)));
+    FALAJ_ASSIGN_OR_RETURN(auto written,
+                           MergeAggregateRows(kv_, project, view, *rows, after + 1, version, now,
+                                              storage::KvWriteMode::kBulk));
+    run.entities_written += written;
+  }
+  return Ok();
 }
 
 Result<std::vector<MaterializationRun>> Materializer::Run(std::string_view project,
@@ -88,7 +116,7 @@ Result<std::vector<MaterializationRun>> Materializer::Run(std::string_view proje
 }
 
 Status Materializer::OnIngested(std::string_view project, std::string_view source,
-                                const arrow::Table& rows) {
+                                const arrow::Table& rows, int64_t dataset_version) {
   FALAJ_ASSIGN_OR_RETURN(auto definitions, registry_.List(project));
   for (const auto& definition : definitions) {
     if (definition.kind != "feature_view" || !definition.spec.value("online", true) ||
@@ -96,8 +124,17 @@ Status Materializer::OnIngested(std::string_view project, std::string_view sourc
       continue;
     }
     FALAJ_ASSIGN_OR_RETURN(auto view, registry_.ResolveView(project, definition.name));
-    FALAJ_RETURN_IF_ERROR(
-        online_.WriteLatest(project, view, rows, clock_.Now(), storage::KvWriteMode::kBuffered));
+    // A second handle on the same columns: ViewRows appends to a table it shares.
+    auto shared = arrow::Table::Make(rows.schema(), rows.columns(), rows.num_rows());
+    FALAJ_ASSIGN_OR_RETURN(auto view_rows, ViewRows(view.view, std::move(shared)));
+    if (view.view.aggregated()) {
+      FALAJ_RETURN_IF_ERROR(MergeAggregateRows(kv_, project, view, *view_rows, dataset_version,
+                                               dataset_version, clock_.Now(),
+                                               storage::KvWriteMode::kBuffered));
+    } else {
+      FALAJ_RETURN_IF_ERROR(online_.WriteLatest(project, view, *view_rows, clock_.Now(),
+                                                storage::KvWriteMode::kBuffered));
+    }
   }
   return Ok();
 }

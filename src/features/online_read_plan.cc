@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "features/online_aggregates.h"
+
 namespace falaj::features {
 
 std::string_view FeatureStatusName(FeatureStatus status) {
@@ -47,6 +49,11 @@ PreparedRead::PreparedRead(std::string_view project,
     plan.first_column = columns_;
     columns_ += plan.columns;
     plan.ttl_micros = std::chrono::duration_cast<std::chrono::microseconds>(view.view.ttl).count();
+    if (view.view.aggregated()) {
+      plan.encoding = OnlineEncoding::kAggregateTiles;
+      plan.tiles = std::make_shared<const TileLayout>(TileLayoutOf(view.view));
+      plan.aggregates = AggregateFeatures(view.view);
+    }
     plans_.push_back(std::move(plan));
   }
 }
@@ -106,6 +113,10 @@ void PreparedRead::DecodeView(size_t index, int64_t now_micros, OnlineReadResult
       case OnlineEncoding::kLatestRow:
         decoded =
             DecodeOnlineSelected(found.value(i), plan.layout, fields, plan.slots, event, cells);
+        break;
+      case OnlineEncoding::kAggregateTiles:
+        decoded = DecodeAggregatesSelected(found.value(i), *plan.tiles, plan.view->view,
+                                           plan.aggregates, plan.slots, now_micros, event, cells);
         break;
     }
     if (!decoded) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "features/aggregate_tiles.h"
 #include "features/feature_registry.h"
 #include "features/online_codec.h"
 #include "storage/kv_store.h"
@@ -32,7 +33,9 @@ enum class FeatureStatus { kPresent, kNotFound, kOutsideMaxAge };
 std::string_view FeatureStatusName(FeatureStatus status);
 
 // How a view's online values are encoded, which picks the decoder.
-enum class OnlineEncoding { kLatestRow };
+// kLatestRow: the entity's latest row (online_codec.h); kAggregateTiles: an aggregation view's
+// tiles (aggregate_tiles.h), answered at the time of the read.
+enum class OnlineEncoding { kLatestRow, kAggregateTiles };
 
 struct ViewReadPlan {
   const ResolvedView* view = nullptr;  // owned by the PreparedRead
@@ -47,6 +50,9 @@ struct ViewReadPlan {
   size_t first_column = 0;  // the answer column of the view's first selected feature
   size_t columns = 0;       // how many features of the view are selected
   int64_t ttl_micros = 0;   // 0: values never expire
+  // kAggregateTiles only: the tiles' layout, and per stored feature its aggregation and window.
+  std::shared_ptr<const TileLayout> tiles;
+  std::vector<AggregateFeature> aggregates;
 };
 
 // The answer to one read: per entity and answer column a cell; per view and entity a status and

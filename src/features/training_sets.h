@@ -1,12 +1,16 @@
 // Training sets: a feature service (or a list of features) joined point-in-time-correctly onto an
-// entity dataset (join keys + event timestamps), written as a new dataset version of kind
-// `training` with its profile and a lineage that pins every input: the entity dataset version,
-// each feature view's definition version, and the version of each source dataset read — so the
-// same request on the same lineage reproduces it row for row.
+// entity dataset (join keys + event timestamps) — as-of joins for plain views, windowed
+// aggregations (window_aggregation.h) for aggregation views, after each view's transformations —
+// written as a new dataset version of kind `training` with its profile and a lineage that pins
+// every input: the entity dataset version, each feature view's definition version, and the version
+// of each source dataset read — so the same request on the same lineage reproduces it row for row.
 //
 // Thread-safe: stateless apart from the stores it calls.
 #pragma once
 
+#include <arrow/type_fwd.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +32,14 @@ struct TrainingSetRequest {
   bool full_feature_names = false;
   std::string principal;
 };
+
+// The training set's columns in request order: the first `entity_columns` columns of `joined`,
+// then per view its selected features, taken in turn from `joined` (as-of views) or from
+// `aggregated[view]` (aggregation views). INVALID_ARGUMENT when two output columns share a name.
+Result<std::shared_ptr<arrow::Table>> AssembleColumns(
+    const arrow::Table& joined, int entity_columns, const std::vector<ResolvedView>& views,
+    const std::vector<std::vector<std::shared_ptr<arrow::ChunkedArray>>>& aggregated,
+    bool full_names);
 
 class TrainingSetBuilder {
  public:
