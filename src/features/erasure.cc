@@ -4,11 +4,13 @@
 #include <arrow/compute/api.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "common/encoding.h"
 #include "common/random.h"
 #include "data/arrow_status.h"
+#include "data/quarantine.h"
 
 namespace falaj::features {
 namespace {
@@ -45,8 +47,61 @@ std::shared_ptr<arrow::Scalar> KeyScalar(const OnlineValue& value, const arrow::
   return nullptr;
 }
 
-// Rows of `table` whose key columns all equal the entity's values; nullopt when the table lacks
-// one of the key columns (it cannot hold the entity).
+bool IsAlphanumeric(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// Whether `text` holds `token` bounded by its ends or by characters that are not letters or
+// digits ("42" is in "7,42,x" but not in "142,x").
+bool HoldsToken(std::string_view text, std::string_view token) {
+  if (token.empty()) return false;
+  for (size_t at = text.find(token); at != std::string_view::npos; at = text.find(token, at + 1)) {
+    const size_t end = at + token.size();
+    if ((at == 0 || !IsAlphanumeric(text[at - 1])) &&
+        (end == text.size() || !IsAlphanumeric(text[end]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Adds to `mask` the quarantined rows that could not be split into columns (every key column null)
+// whose raw text holds every key value as a token: for such a line erasure errs towards removing
+// it rather than keeping a copy of the entity's data.
+Result<arrow::Datum> WithRawMatches(const arrow::Table& table, arrow::Datum mask,
+                                    const std::vector<EntityKeyColumn>& keys) {
+  auto raw = table.GetColumnByName(std::string(data::kRawColumn));
+  if (!raw || raw->type()->id() != arrow::Type::STRING || table.num_rows() == 0) return mask;
+  FALAJ_ASSIGN_OR_RETURN(auto combined,
+                         data::FromArrow(table.CombineChunks(), "matching quarantined lines"));
+  const auto& text = static_cast<const arrow::StringArray&>(
+      *combined->GetColumnByName(std::string(data::kRawColumn))->chunk(0));
+  std::vector<std::shared_ptr<arrow::Array>> key_columns;
+  for (const auto& key : keys) key_columns.push_back(combined->GetColumnByName(key.name)->chunk(0));
+  std::shared_ptr<arrow::Array> matched = mask.is_array() ? mask.make_array() : nullptr;
+  if (!matched) {
+    FALAJ_ASSIGN_OR_RETURN(matched,
+                           data::FromArrow(arrow::Concatenate(mask.chunked_array()->chunks()),
+                                           "matching quarantined lines"));
+  }
+  const auto& typed = static_cast<const arrow::BooleanArray&>(*matched);
+  arrow::BooleanBuilder builder;
+  FALAJ_RETURN_IF_ERROR(data::FromArrow(builder.Reserve(table.num_rows()), "matching"));
+  for (int64_t row = 0; row < table.num_rows(); ++row) {
+    bool hit = typed.Value(row);
+    if (!hit && !text.IsNull(row)) {
+      hit = std::all_of(key_columns.begin(), key_columns.end(),
+                        [&](const auto& column) { return column->IsNull(row); });
+      for (const auto& key : keys)
+        hit = hit && HoldsToken(text.GetView(row), KeyText(key.values[0]));
+    }
+    builder.UnsafeAppend(hit);
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto array, data::FromArrow(builder.Finish(), "matching"));
+  return arrow::Datum(std::move(array));
+}
+
+// Rows of `table` whose key columns all equal the entity's values, and quarantined lines that
+// name it (WithRawMatches); nullopt when the table lacks one of the key columns (it cannot hold
+// the entity).
 Result<std::optional<arrow::Datum>> Matches(const arrow::Table& table,
                                             const std::vector<EntityKeyColumn>& keys) {
   std::optional<arrow::Datum> mask;
@@ -68,7 +123,9 @@ Result<std::optional<arrow::Datum>> Matches(const arrow::Table& table,
     }
     mask = std::move(equal);
   }
-  return mask;
+  if (!mask) return mask;
+  FALAJ_ASSIGN_OR_RETURN(auto with_raw, WithRawMatches(table, std::move(*mask), keys));
+  return std::optional<arrow::Datum>(std::move(with_raw));
 }
 
 }  // namespace

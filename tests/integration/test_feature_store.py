@@ -262,6 +262,22 @@ def test_erasure_removes_an_entity_everywhere_and_reports_it(server, store):
             total += table["customer_id"].to_pylist().count(customer)
         return total
 
+    def quarantined_lines():
+        dataset = f"/api/v1/projects/{project}/datasets/customers.quarantine"
+        lines = []
+        for version in server.get(dataset).json()["versions"]:
+            data = server.get(f"{dataset}/versions/{version['version']}/data")
+            lines += pq.read_table(io.BytesIO(data.content))["_falaj_raw"].to_pylist()
+        return lines
+
+    # Lines that could not be split into columns keep the entity only in their raw text.
+    bad = b"customer_id,age,event_time\n7,oops\n8,also-bad\nx7,30,2026-01-01T00:00:00Z\n"
+    quarantined = server.request("POST", f"/api/v1/projects/{project}/sources/customers/ingest"
+                                 "?format=csv", data=bad, headers={"Content-Type": "text/csv"})
+    assert quarantined.status_code == 201 and quarantined.json()["rows_quarantined"] == 3, \
+        quarantined.text
+    assert {"7,oops", "8,also-bad"} <= set(quarantined_lines())
+
     before = {name: rows_of(name, 7)
               for name in ("transactions", "customers", "labels", "fraud_train")}
     assert all(count > 0 for count in before.values()), before
@@ -274,7 +290,11 @@ def test_erasure_removes_an_entity_everywhere_and_reports_it(server, store):
     removed = {}
     for item in report["datasets"]:
         removed[item["dataset"]] = removed.get(item["dataset"], 0) + item["rows_removed"]
-    assert removed == before
+    assert removed == {**before, "customers.quarantine": 1}
+    # Only the line naming customer 7 as a whole value went; the row keyed "x7" (typed, so kept
+    # without raw text) names another entity.
+    left = quarantined_lines()
+    assert len(left) == 2 and [line for line in left if line is not None] == ["8,also-bad"]
     assert {r["feature_view"] for r in report["online"]} == {"txn", "profile"}
     assert all(rows_of(name, 7) == 0 for name in before)
     assert rows_of("transactions", 8) == other  # neighbours untouched
