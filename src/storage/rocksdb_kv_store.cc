@@ -149,9 +149,16 @@ rocksdb::Options MakeOptions(const RocksDbUri& uri) {
   // intervals cut that scan (~1.4k fewer instructions per block-cache lookup than 16, the default).
   table.block_restart_interval = 4;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // A hot entity's row answered from the row cache skips the index and data-block searches:
-  // about a third of the instructions of a block-cache hit.
-  if (uri.row_cache_mb > 0) options.row_cache = rocksdb::NewLRUCache(uri.row_cache_mb << 20);
+  // A hot entity's row answered from the row cache skips the bloom filter, index and data-block
+  // searches: ~2 µs per warm lookup against ~5 µs through the block cache (1M entities × 50
+  // features), so size it to the hot rows and the block cache can stay small. Rows have no
+  // priorities: without a high-priority pool a lookup skips rebalancing one.
+  if (uri.row_cache_mb > 0) {
+    rocksdb::LRUCacheOptions row_cache(uri.row_cache_mb << 20, /*num_shard_bits=*/-1,
+                                       /*strict_capacity_limit=*/false,
+                                       /*high_pri_pool_ratio=*/0.0);
+    options.row_cache = rocksdb::NewLRUCache(row_cache);
+  }
   options.memtable_prefix_bloom_size_ratio = 0.02;
   options.memtable_whole_key_filtering = true;
 
