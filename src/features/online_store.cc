@@ -116,10 +116,10 @@ std::vector<Candidate> LatestPerEntity(const WriteColumns& columns, int64_t num_
   return candidates;
 }
 
-// Encodes the rows of `candidates` into tile[0..], feature by feature rather than row by row: a
-// row reads one cell from every feature's column, more streams than the hardware prefetcher
-// follows, while a column read down a tile is sequential. Measured a quarter less CPU for a
-// bulk load of 50 float64 features.
+// Encodes the rows of `candidates` into tile[0..]. A tile goes feature by feature rather than row
+// by row: a row reads one cell from every feature's column, more streams than the hardware
+// prefetcher follows, while a column read down a tile is sequential (about a tenth less CPU for
+// a bulk load of 50 float64 features).
 void EncodeTile(std::span<const Candidate> candidates, uint64_t layout,
                 const std::vector<FeatureColumn>& features, std::vector<std::string>& tile) {
   for (size_t k = 0; k < candidates.size(); ++k) {
@@ -164,13 +164,6 @@ Result<int64_t> OnlineStore::WriteLatest(std::string_view project, const Resolve
     features.emplace_back(*columns.features[f], view.view.features[f].type);
   }
   const uint64_t layout = LayoutHash(view.view.features);
-  std::string value;
-  auto encode = [&](const Candidate& candidate) -> std::string_view {
-    value.clear();
-    AppendRowHeader(value, layout, candidate.event, candidate.created);
-    for (const auto& feature : features) feature.Append(value, candidate.row);
-    return value;
-  };
   auto key = [&key_arena](const Candidate& candidate) {
     return std::string_view(key_arena).substr(candidate.key_offset, candidate.key_size);
   };
@@ -197,6 +190,7 @@ Result<int64_t> OnlineStore::WriteLatest(std::string_view project, const Resolve
   std::vector<size_t> value_ends;
   std::vector<storage::KvEntry> puts;
   std::string values;
+  std::vector<std::string> row(1);
   for (size_t start = 0; start < latest.size(); start += kWriteBatch) {
     const size_t end = std::min(latest.size(), start + kWriteBatch);
     batch_keys.clear();
@@ -213,7 +207,8 @@ Result<int64_t> OnlineStore::WriteLatest(std::string_view project, const Resolve
           continue;
         }
       }
-      values.append(encode(candidate));
+      EncodeTile(std::span(&candidate, 1), layout, features, row);
+      values.append(row[0]);
       value_ends.push_back(values.size());
       puts.push_back({batch_keys[i - start], {}});
     }
