@@ -70,32 +70,54 @@ bool KeyColumn::Append(std::string& key, int64_t row) const {
 }
 
 FeatureColumn::FeatureColumn(const arrow::Array& array, data::ColumnType type)
-    : array_(array), type_(type), integers_(array) {}
-
-void FeatureColumn::Append(std::string& out, int64_t row) const {
-  switch (type_) {
+    : array_(array), integers_(array) {
+  const arrow::Type::type id = array.type_id();
+  switch (type) {
     case data::ColumnType::kInt64:
     case data::ColumnType::kTimestamp:
-      if (int64_t value = 0; integers_.At(row, value)) return AppendInt64(out, value);
+      if (integers_.supported()) kind_ = Kind::kInteger;
       break;
     case data::ColumnType::kFloat64:
-      if (array_.type_id() == arrow::Type::DOUBLE && !array_.IsNull(row)) {
-        return AppendFloat64(out, static_cast<const arrow::DoubleArray&>(array_).Value(row));
-      }
+      if (id == arrow::Type::DOUBLE) kind_ = Kind::kFloat64;
       break;
     case data::ColumnType::kBool:
-      if (array_.type_id() == arrow::Type::BOOL && !array_.IsNull(row)) {
+      if (id == arrow::Type::BOOL) kind_ = Kind::kBool;
+      break;
+    case data::ColumnType::kString:
+      if (id == arrow::Type::STRING) kind_ = Kind::kString;
+      if (id == arrow::Type::LARGE_STRING) kind_ = Kind::kLargeString;
+      break;
+  }
+  const arrow::ArrayData& data = *array.data();
+  validity_ = array.null_count() > 0 ? data.GetValues<uint8_t>(0, 0) : nullptr;
+  offset_ = data.offset;
+  if (kind_ == Kind::kFloat64) doubles_ = data.GetValues<double>(1);
+}
+
+void FeatureColumn::Append(std::string& out, int64_t row) const {
+  switch (kind_) {
+    case Kind::kFloat64:
+      if (!IsNull(row)) return AppendFloat64(out, doubles_[row]);
+      break;
+    case Kind::kInteger:
+      if (int64_t value = 0; integers_.At(row, value)) return AppendInt64(out, value);
+      break;
+    case Kind::kBool:
+      if (!IsNull(row)) {
         return AppendBool(out, static_cast<const arrow::BooleanArray&>(array_).Value(row));
       }
       break;
-    case data::ColumnType::kString:
-      if (array_.IsNull(row)) break;
-      if (array_.type_id() == arrow::Type::STRING) {
+    case Kind::kString:
+      if (!IsNull(row)) {
         return AppendString(out, static_cast<const arrow::StringArray&>(array_).GetView(row));
       }
-      if (array_.type_id() == arrow::Type::LARGE_STRING) {
+      break;
+    case Kind::kLargeString:
+      if (!IsNull(row)) {
         return AppendString(out, static_cast<const arrow::LargeStringArray&>(array_).GetView(row));
       }
+      break;
+    case Kind::kMissing:
       break;
   }
   AppendMissing(out);

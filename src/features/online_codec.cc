@@ -175,16 +175,6 @@ void AppendRowHeader(std::string& out, uint64_t layout, int64_t event_micros,
 
 void AppendMissing(std::string& out) { out.push_back(0); }
 
-void AppendInt64(std::string& out, int64_t value) {
-  out.push_back(1);
-  PutU64(out, static_cast<uint64_t>(value));
-}
-
-void AppendFloat64(std::string& out, double value) {
-  out.push_back(1);
-  PutU64(out, std::bit_cast<uint64_t>(value));
-}
-
 void AppendBool(std::string& out, bool value) {
   out.push_back(1);
   out.push_back(value ? 1 : 0);

@@ -12,6 +12,7 @@
 // loop over many rows allocates nothing per value. Pure functions; thread-safe.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -48,8 +49,21 @@ uint64_t LayoutHash(std::span<const FeatureField> features);
 void AppendRowHeader(std::string& out, uint64_t layout, int64_t event_micros,
                      int64_t created_micros);
 void AppendMissing(std::string& out);
-void AppendInt64(std::string& out, int64_t value);  // int64, and timestamps as µs
-void AppendFloat64(std::string& out, double value);
+// A present 8-byte value; inline because materialisation calls it once per cell. The value is
+// copied whole from its own 8 bytes: assembling flag and value in one 9-byte buffer made the
+// copy's load straddle two stores, which the CPU cannot forward (a stall per cell).
+inline void AppendPresent64(std::string& out, uint64_t value) {
+  if constexpr (std::endian::native == std::endian::little) value = __builtin_bswap64(value);
+  out.push_back(1);
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+// int64, and timestamps as µs
+inline void AppendInt64(std::string& out, int64_t value) {
+  AppendPresent64(out, static_cast<uint64_t>(value));
+}
+inline void AppendFloat64(std::string& out, double value) {
+  AppendPresent64(out, std::bit_cast<uint64_t>(value));
+}
 void AppendBool(std::string& out, bool value);
 void AppendString(std::string& out, std::string_view value);
 

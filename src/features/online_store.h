@@ -31,13 +31,23 @@ struct EntityKeyColumn {
 
 class OnlineStore {
  public:
-  explicit OnlineStore(storage::KvStore& kv) : kv_(kv) {}
+  // Loads of fewer entities than this into an empty view go through ordinary batched writes: a
+  // bulk-loaded table file has fixed costs (fsyncs, a manifest update) and many small files slow
+  // reads.
+  static constexpr size_t kDefaultBulkLoadMinEntities = 10000;
+
+  // `bulk_load_min_entities`: see WriteLatest (SIZE_MAX never bulk-loads, for comparisons).
+  explicit OnlineStore(storage::KvStore& kv,
+                       size_t bulk_load_min_entities = kDefaultBulkLoadMinEntities)
+      : kv_(kv), bulk_load_min_entities_(bulk_load_min_entities) {}
 
   // Writes each entity's latest row of `rows` (which carry the view's join keys, timestamp
   // columns and features) unless the store already holds a newer one. Rows with a null key or
   // event time, or an event time after `now`, are skipped. Returns the number of entities written.
   // With kBulk into a view that holds no rows yet (a first or full materialisation after
-  // DropView) there is nothing to be newer than, so the stored rows are not read back.
+  // DropView) there is nothing to be newer than, so the stored rows are not read back, and from
+  // bulk_load_min_entities entities on they are written with KvStore::BulkLoadSorted (durable on
+  // return; RocksDB ingests table files).
   Result<int64_t> WriteLatest(std::string_view project, const ResolvedView& view,
                               const arrow::Table& rows, std::chrono::system_clock::time_point now,
                               storage::KvWriteMode mode);
@@ -54,6 +64,7 @@ class OnlineStore {
   Result<bool> ViewIsEmpty(std::string_view prefix);
 
   storage::KvStore& kv_;
+  const size_t bulk_load_min_entities_;
 };
 
 }  // namespace falaj::features

@@ -1,7 +1,7 @@
 // The online store end to end on RocksDB: rows written from Arrow tables (write-if-newer, the
 // latest row per entity) and read back through a PreparedRead — exact values of every feature
 // type, NOT_FOUND, OUTSIDE_MAX_AGE, rows of another layout read as missing, keys coerced to the
-// key column's type, and a feature selected twice.
+// key column's type, a feature selected twice, and bulk loads storing what batched writes store.
 #include "features/online_store.h"
 
 #include <arrow/api.h>
@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "features/online_features.h"
 
@@ -196,6 +197,48 @@ TEST_F(OnlineStoreTest, CoercesKeysAndRepeatsASelectedFeature) {
   EXPECT_EQ(found.cell(0, 2).integer, 9);
   EXPECT_TRUE(found.cell(0, 2).present);
   EXPECT_EQ(found.status(0, 1), FeatureStatus::kNotFound);
+}
+
+// Every row of `view`, keyed by the entity's key bytes after the view's prefix.
+std::map<std::string, std::string> StoredRows(storage::KvStore& kv, std::string_view view) {
+  const std::string prefix = OnlineKeyPrefix("p", view);
+  std::map<std::string, std::string> rows;
+  EXPECT_TRUE(kv.ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
+    rows.emplace(key.substr(prefix.size()), value);
+    return true;
+  }));
+  return rows;
+}
+
+// The bulk-load path (encoded a tile of rows at a time, ingested as table files) stores the very
+// bytes the batched-write path stores: several tiles, two rows per entity, nulls, every type.
+TEST_F(OnlineStoreTest, BulkLoadIntoAnEmptyViewStoresWhatBatchedWritesStore) {
+  std::vector<Row> rows;
+  for (int64_t id = 0; id < 150; ++id) {
+    for (int64_t version = 0; version < 2; ++version) {
+      rows.push_back({id, MicrosAgo(hours(3 - version)),
+                      id % 7 == 0 ? std::nullopt : std::optional<int64_t>(id * 10 + version),
+                      id / 3.0, id % 2 == 0, id, std::string(static_cast<size_t>(id % 5), 'x')});
+    }
+  }
+  const auto table = Table(rows);
+  OnlineStore bulk(*kv_, 1), batched(*kv_, std::numeric_limits<size_t>::max());
+  ResolvedView view = View();
+  const auto now = std::chrono::system_clock::now();
+  view.view.name = "bulk";
+  auto bulk_written = bulk.WriteLatest("p", view, *table, now, storage::KvWriteMode::kBulk);
+  ASSERT_TRUE(bulk_written) << bulk_written.error().message;
+  view.view.name = "batched";
+  auto batched_written = batched.WriteLatest("p", view, *table, now, storage::KvWriteMode::kBulk);
+  ASSERT_TRUE(batched_written) << batched_written.error().message;
+
+  EXPECT_EQ(*bulk_written, 150);
+  EXPECT_EQ(*batched_written, 150);
+  const auto stored = StoredRows(*kv_, "bulk");
+  EXPECT_EQ(stored.size(), 150u);
+  EXPECT_EQ(stored, StoredRows(*kv_, "batched"));
+  view.view.name = "bulk";
+  EXPECT_EQ(Read(view, {Id(149)}).cell(0, 0).integer, 1491) << "the newer of the entity's rows";
 }
 
 TEST(OnlineCodecTest, IntegerKeysNameStringKeysByTheirText) {

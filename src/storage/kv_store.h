@@ -99,6 +99,22 @@ class KvStore {
   virtual Status Write(std::span<const KvEntry> puts, KvWriteMode mode) = 0;
   Status Write(std::span<const KvEntry> puts) { return Write(puts, KvWriteMode::kSync); }
 
+  // Loads the entries `next` produces, whose keys must be strictly ascending in byte order
+  // (unique, sorted), as fast as the backend can: for loading a key range that holds no keys yet,
+  // such as a first or full materialisation. `next` fills its argument and returns true, or
+  // returns false at the end; the entry's bytes need stay valid only until the next call, so a
+  // producer can encode each entry into one reused buffer. INVALID_ARGUMENT when the keys are not
+  // strictly ascending. No entries succeeds and does nothing.
+  // RocksDB streams the entries into table files (no write-ahead log, memtable or flush) and
+  // ingests them in one step: all become visible at once, durably, when this returns, and on
+  // failure none does. Keys already stored in the range are overwritten, but then the files
+  // cannot go to the bottom level and reads get slower until compaction: keep the range empty.
+  // Redis (the default below) sends Write() batches of kBulkLoadBatch entries; on failure the
+  // batches before it stay stored.
+  virtual Status BulkLoadSorted(const std::function<bool(KvEntry& entry)>& next);
+  Status BulkLoadSorted(std::span<const KvEntry> puts);
+  static constexpr size_t kBulkLoadBatch = 10000;
+
   // Looks up every key, reading all of them at one point in time (one snapshot: a batch written by
   // Write() is seen whole or not at all). On success `out` has exactly keys.size() slots. On
   // failure `out` is left in an unspecified but valid state. Missing keys are not an error.

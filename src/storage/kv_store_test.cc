@@ -407,5 +407,61 @@ TYPED_TEST(KvStoreTest, DataSurvivesReopenInEveryWriteMode) {
   EXPECT_EQ(this->Get("bulk"), "3");
 }
 
+// A bulk load of more than one Redis batch, produced into one reused buffer as materialisation
+// does (the store must copy what it keeps), beside keys outside its range that it must not touch.
+TYPED_TEST(KvStoreTest, BulkLoadSortedStoresEveryEntryOfAStreamedLoad) {
+  this->Put({{"bulk0", "before"}, {"bulk2", "after"}});
+  constexpr int kCount = static_cast<int>(KvStore::kBulkLoadBatch) * 2 + 7;
+  auto value_of = [](int i) { return std::string("value\0", 6) + std::to_string(i); };
+  std::string key, value;
+  int next = 0;
+  auto loaded = this->store_->BulkLoadSorted([&](KvEntry& entry) {
+    if (next == kCount) return false;
+    key = fmt::format("bulk1/{:06}", next);
+    value = value_of(next++);
+    entry = {key, value};
+    return true;
+  });
+  ASSERT_TRUE(loaded) << loaded.error().message;
+
+  std::vector<std::string> keys;
+  for (int i = 0; i < kCount; ++i) keys.push_back(fmt::format("bulk1/{:06}", i));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  KvValues got;
+  ASSERT_TRUE(this->store_->MultiGet(views, got));
+  int mismatched = 0;
+  for (int i = 0; i < kCount; ++i) {
+    mismatched += !got.found(i) || got.value(i) != value_of(i);
+  }
+  EXPECT_EQ(mismatched, 0);
+  EXPECT_EQ(this->Get("bulk0"), "before");
+  EXPECT_EQ(this->Get("bulk2"), "after");
+  EXPECT_EQ(this->Scan("bulk1/").size(), static_cast<size_t>(kCount));
+
+  this->Reopen();
+  EXPECT_EQ(this->Get(keys.back()), value_of(kCount - 1)) << "durable on return";
+}
+
+TYPED_TEST(KvStoreTest, BulkLoadSortedOverwritesStoredKeysAndAcceptsNothing) {
+  this->Put({{"k/1", "old"}, {"k/3", "kept"}}, KvWriteMode::kBulk);  // still in a memtable
+  const std::vector<KvEntry> puts = {{"k/1", "new"}, {"k/2", "two"}};
+  ASSERT_TRUE(this->store_->BulkLoadSorted(puts));
+  EXPECT_EQ(this->Get("k/1"), "new");
+  EXPECT_EQ(this->Get("k/2"), "two");
+  EXPECT_EQ(this->Get("k/3"), "kept");
+  EXPECT_TRUE(this->store_->BulkLoadSorted(std::span<const KvEntry>()));
+}
+
+TYPED_TEST(KvStoreTest, BulkLoadSortedRejectsUnsortedOrRepeatedKeysWritingNothing) {
+  for (const std::vector<KvEntry>& puts :
+       {std::vector<KvEntry>{{"u/a", "1"}, {"u/c", "2"}, {"u/b", "3"}},
+        std::vector<KvEntry>{{"u/a", "1"}, {"u/b", "2"}, {"u/b", "3"}}}) {
+    auto loaded = this->store_->BulkLoadSorted(puts);
+    ASSERT_FALSE(loaded);
+    EXPECT_EQ(loaded.error().code, ErrorCode::kInvalidArgument) << loaded.error().message;
+    EXPECT_TRUE(this->Scan("u/").empty());
+  }
+}
+
 }  // namespace
 }  // namespace falaj::storage
