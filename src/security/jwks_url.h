@@ -22,8 +22,8 @@
 namespace falaj::security {
 
 struct JwksUrlOptions {
-  std::string uri;      // https://host[:port]/path, or http:// to a loopback host
-  std::string ca_file;  // extra PEM CA bundle for https; empty: the system trust store only
+  std::string uri = {};      // https://host[:port]/path, or http:// to a loopback host
+  std::string ca_file = {};  // extra PEM CA bundle for https; empty: the system trust store only
   std::chrono::seconds timeout{5};
 };
 
