@@ -23,7 +23,7 @@ struct TlsConfig {
   std::string key_file;   // PEM private key
   // Mutual TLS: "none", "optional" (a certificate, if sent, must verify) or "required".
   std::string client_auth = "none";
-  std::string client_ca_file;  // PEM CAs that issue client certificates
+  std::string client_ca_file = {};  // PEM CAs that issue client certificates
 };
 
 struct ServerConfig {
