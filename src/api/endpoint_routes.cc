@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/residency_routes.h"
 #include "api/route_helpers.h"
 #include "common/json_fields.h"
 
@@ -40,8 +41,12 @@ void Preload(serving::Predictor& predictor, serving::ModelManager& models,
   for (const auto& spec : *specs) models.LoadInBackground(spec);
 }
 
-Result<serving::Endpoint> EndpointFromBody(const HttpRequest& request) {
+// The endpoint described by the body, once its models may be loaded on this node.
+Result<serving::Endpoint> EndpointFromBody(const EndpointRouteServices& services,
+                                           const HttpRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
+  FALAJ_RETURN_IF_ERROR(
+      CheckDeployment(services.residency, services.projects, request, services.node_region));
   FALAJ_ASSIGN_OR_RETURN(auto endpoint, serving::EndpointFromJson(body));
   endpoint.project = request.PathParam("project");
   endpoint.created_by = request.principal ? request.principal->subject : "";
@@ -50,8 +55,12 @@ Result<serving::Endpoint> EndpointFromBody(const HttpRequest& request) {
 
 }  // namespace
 
-Status AddEndpointRoutes(Router& router, serving::EndpointStore& endpoints,
-                         serving::Predictor& predictor, serving::ModelManager& models) {
+Status AddEndpointRoutes(Router& router, const EndpointRouteServices& services) {
+  // The handlers outlive `services` (often a temporary): they copy it, and keep references only
+  // to the long-lived services it names.
+  serving::EndpointStore& endpoints = services.endpoints;
+  serving::Predictor& predictor = services.predictor;
+  serving::ModelManager& models = services.models;
   std::vector<Route> routes;
   routes.push_back(WorkerRoute("GET", kEndpoints, "endpoints.read",
                                [&endpoints](HttpRequest& request) -> Result<HttpResponse> {
@@ -62,13 +71,14 @@ Status AddEndpointRoutes(Router& router, serving::EndpointStore& endpoints,
                                    items.push_back(Described(endpoint));
                                  return HttpResponse::Json(200, {{"endpoints", items}});
                                }));
-  routes.push_back(WorkerRoute(
-      "POST", kEndpoints, "endpoints.write", [&](HttpRequest& request) -> Result<HttpResponse> {
-        FALAJ_ASSIGN_OR_RETURN(auto endpoint, EndpointFromBody(request));
-        FALAJ_ASSIGN_OR_RETURN(auto created, endpoints.Create(std::move(endpoint)));
-        Preload(predictor, models, created);
-        return HttpResponse::Json(201, Described(created));
-      }));
+  routes.push_back(
+      WorkerRoute("POST", kEndpoints, "endpoints.write",
+                  [&, services](HttpRequest& request) -> Result<HttpResponse> {
+                    FALAJ_ASSIGN_OR_RETURN(auto endpoint, EndpointFromBody(services, request));
+                    FALAJ_ASSIGN_OR_RETURN(auto created, endpoints.Create(std::move(endpoint)));
+                    Preload(predictor, models, created);
+                    return HttpResponse::Json(201, Described(created));
+                  }));
   routes.push_back(WorkerRoute("GET", kEndpoint, "endpoints.read",
                                [&endpoints](HttpRequest& request) -> Result<HttpResponse> {
                                  FALAJ_ASSIGN_OR_RETURN(
@@ -76,19 +86,20 @@ Status AddEndpointRoutes(Router& router, serving::EndpointStore& endpoints,
                                                                   request.PathParam("endpoint")));
                                  return HttpResponse::Json(200, Described(endpoint));
                                }));
-  routes.push_back(WorkerRoute(
-      "PUT", kEndpoint, "endpoints.write", [&](HttpRequest& request) -> Result<HttpResponse> {
-        FALAJ_ASSIGN_OR_RETURN(auto endpoint, EndpointFromBody(request));
-        if (!endpoint.name.empty() && endpoint.name != request.PathParam("endpoint")) {
-          return MakeError(ErrorCode::kInvalidArgument,
-                           "'name' does not match the path; endpoints "
-                           "cannot be renamed");
-        }
-        endpoint.name = request.PathParam("endpoint");
-        FALAJ_ASSIGN_OR_RETURN(auto updated, endpoints.Update(std::move(endpoint)));
-        Preload(predictor, models, updated);
-        return HttpResponse::Json(200, Described(updated));
-      }));
+  routes.push_back(
+      WorkerRoute("PUT", kEndpoint, "endpoints.write",
+                  [&, services](HttpRequest& request) -> Result<HttpResponse> {
+                    FALAJ_ASSIGN_OR_RETURN(auto endpoint, EndpointFromBody(services, request));
+                    if (!endpoint.name.empty() && endpoint.name != request.PathParam("endpoint")) {
+                      return MakeError(ErrorCode::kInvalidArgument,
+                                       "'name' does not match the path; endpoints "
+                                       "cannot be renamed");
+                    }
+                    endpoint.name = request.PathParam("endpoint");
+                    FALAJ_ASSIGN_OR_RETURN(auto updated, endpoints.Update(std::move(endpoint)));
+                    Preload(predictor, models, updated);
+                    return HttpResponse::Json(200, Described(updated));
+                  }));
   routes.push_back(WorkerRoute(
       "DELETE", kEndpoint, "endpoints.write", [&](HttpRequest& request) -> Result<HttpResponse> {
         FALAJ_RETURN_IF_ERROR(

@@ -149,6 +149,14 @@ Result<std::shared_ptr<grpc::ServerCredentials>> Credentials(const TlsConfig& tl
   FALAJ_RETURN_IF_ERROR(CheckPemPair(cert, key, tls));
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+  // The same client-certificate rule as the HTTP listener; callers still authenticate with a
+  // bearer credential here (a certificate identity is not mapped to a principal over gRPC).
+  if (tls.client_auth != "none") {
+    FALAJ_ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(tls.client_ca_file, "client CA"));
+    options.client_certificate_request =
+        tls.client_auth == "required" ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                      : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
   return grpc::SslServerCredentials(options);
 }
 

@@ -38,6 +38,33 @@ struct Connection {
   std::atomic<bool> busy{false};
 };
 
+// The subject CN of the peer's certificate when OpenSSL verified it against the client CAs; ""
+// when there is none (or it has no CN). The pipeline decides whether the CN is usable.
+std::string VerifiedClientCommonName(SSL* ssl) {
+  X509* certificate = SSL_get0_peer_certificate(ssl);
+  if (certificate == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return "";
+  X509_NAME* subject = X509_get_subject_name(certificate);
+  int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index < 0) return "";
+  unsigned char* utf8 = nullptr;
+  int length =
+      ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
+  if (length < 0) return "";
+  std::string common_name(reinterpret_cast<char*>(utf8), static_cast<size_t>(length));
+  OPENSSL_free(utf8);
+  return common_name;
+}
+
+// Whether a failed handshake was the client certificate's fault (absent or not verified), as
+// opposed to scanners, plain HTTP on the TLS port or dropped connections, which are not audited.
+std::optional<std::string> CertificateRefusal(const beast::error_code& error) {
+  if (error.category() != asio::error::get_ssl_category()) return std::nullopt;
+  int reason = ERR_GET_REASON(static_cast<unsigned long>(error.value()));
+  if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) return "no client certificate";
+  if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) return "client certificate not verified";
+  return std::nullopt;
+}
+
 HttpRequest ToHttpRequest(http::request<http::string_body>&& request, std::string remote) {
   HttpRequest converted;
   converted.method = std::string(request.method_string());
@@ -90,17 +117,21 @@ std::optional<Error> ParseErrorAnswer(const beast::error_code& error, int64_t bo
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const ServerConfig& server_config, RequestPipeline& request_pipeline)
+  Impl(const ServerConfig& server_config, RequestPipeline& request_pipeline,
+       CertificateRefused certificate_refused)
       : config(server_config),
         pipeline(request_pipeline),
+        on_certificate_refused(std::move(certificate_refused)),
         workers(static_cast<size_t>(server_config.worker_threads)),
         acceptor(io) {}
 
   Status Start();
+  Status LoadTls();
   void Stop();
   asio::awaitable<void> Accept();
   template <typename Stream>
-  asio::awaitable<void> Serve(Stream& stream, Connection& connection, std::string remote);
+  asio::awaitable<void> Serve(Stream& stream, Connection& connection, std::string remote,
+                              std::string client_common_name = "");
   asio::awaitable<void> RunConnection(tcp::socket socket);
   asio::awaitable<void> Drain();
   template <typename Stream>
@@ -109,6 +140,7 @@ struct HttpServer::Impl {
 
   const ServerConfig config;
   RequestPipeline& pipeline;
+  const CertificateRefused on_certificate_refused;
   asio::io_context io;
   asio::thread_pool workers;
   std::optional<asio::ssl::context> ssl;
@@ -125,23 +157,7 @@ struct HttpServer::Impl {
 Status HttpServer::Impl::Start() {
   auto address = ParseListenAddress(config.listen);
   if (!address) return std::unexpected(address.error());
-  if (!config.tls.cert_file.empty()) {
-    ssl.emplace(asio::ssl::context::tls_server);
-    ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                     asio::ssl::context::no_tlsv1_1);
-    beast::error_code error;
-    ssl->use_certificate_chain_file(config.tls.cert_file, error);
-    if (error) {
-      return MakeError(ErrorCode::kInvalidArgument, "cannot load TLS certificate '{}': {}",
-                       config.tls.cert_file, error.message());
-    }
-    ssl->use_private_key_file(config.tls.key_file, asio::ssl::context::pem, error);
-    if (error) {
-      return MakeError(ErrorCode::kInvalidArgument, "cannot load TLS key '{}': {}",
-                       config.tls.key_file, error.message());
-    }
-  }
+  if (!config.tls.cert_file.empty()) FALAJ_RETURN_IF_ERROR(LoadTls());
   beast::error_code error;
   auto ip = asio::ip::make_address(address->first, error);
   if (error) {
@@ -159,6 +175,39 @@ Status HttpServer::Impl::Start() {
   }
   bound_port = acceptor.local_endpoint().port();
   asio::co_spawn(io, Accept(), asio::detached);
+  return Ok();
+}
+
+Status HttpServer::Impl::LoadTls() {
+  ssl.emplace(asio::ssl::context::tls_server);
+  ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  beast::error_code error;
+  ssl->use_certificate_chain_file(config.tls.cert_file, error);
+  if (error) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot load TLS certificate '{}': {}",
+                     config.tls.cert_file, error.message());
+  }
+  ssl->use_private_key_file(config.tls.key_file, asio::ssl::context::pem, error);
+  if (error) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot load TLS key '{}': {}",
+                     config.tls.key_file, error.message());
+  }
+  if (config.tls.client_auth == "none") return Ok();
+  ssl->load_verify_file(config.tls.client_ca_file, error);
+  STACK_OF(X509_NAME)* names =
+      error ? nullptr : SSL_load_client_CA_file(config.tls.client_ca_file.c_str());
+  if (names == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot load TLS client CA file '{}': {}",
+                     config.tls.client_ca_file, error ? error.message() : "no certificates");
+  }
+  // Tells clients which CAs are accepted, so they pick the right certificate.
+  SSL_CTX_set_client_CA_list(ssl->native_handle(), names);
+  // "optional" still refuses a certificate that is sent but does not verify.
+  ssl->set_verify_mode(config.tls.client_auth == "required"
+                           ? asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert
+                           : asio::ssl::verify_peer);
   return Ok();
 }
 
@@ -203,8 +252,13 @@ asio::awaitable<void> HttpServer::Impl::RunConnection(tcp::socket socket) {
         std::chrono::seconds(config.header_timeout_seconds));
     auto [error] =
         co_await secure.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+    if (auto refusal = error ? CertificateRefusal(error) : std::nullopt;
+        refusal && on_certificate_refused) {
+      // Auditing writes to storage: not on the I/O thread.
+      asio::post(workers, [this, remote, why = *refusal] { on_certificate_refused(remote, why); });
+    }
     if (!error) {
-      co_await Serve(secure, *connection, remote);
+      co_await Serve(secure, *connection, remote, VerifiedClientCommonName(secure.native_handle()));
       beast::get_lowest_layer(secure).expires_after(std::chrono::seconds(1));
       co_await secure.async_shutdown(as_tuple(use_awaitable));
     }
@@ -220,7 +274,7 @@ asio::awaitable<void> HttpServer::Impl::RunConnection(tcp::socket socket) {
 
 template <typename Stream>
 asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connection,
-                                              std::string remote) {
+                                              std::string remote, std::string client_common_name) {
   beast::flat_buffer buffer;
   beast::tcp_stream& socket = beast::get_lowest_layer(stream);
   for (bool first_request = true;; first_request = false) {
@@ -273,6 +327,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Stream& stream, Connection& connec
     unsigned version = beast_request.version();
     bool keep_alive = beast_request.keep_alive();
     HttpRequest request = ToHttpRequest(std::move(beast_request), remote);
+    request.client_certificate_cn = client_common_name;
     RouteMatch match = pipeline.Resolve(request);
     HttpResponse response;
     std::optional<HttpResponse> fast;
@@ -356,8 +411,9 @@ asio::awaitable<void> HttpServer::Impl::Drain() {
   io.stop();
 }
 
-HttpServer::HttpServer(const ServerConfig& config, RequestPipeline& pipeline)
-    : impl_(std::make_unique<Impl>(config, pipeline)) {}
+HttpServer::HttpServer(const ServerConfig& config, RequestPipeline& pipeline,
+                       CertificateRefused on_certificate_refused)
+    : impl_(std::make_unique<Impl>(config, pipeline, std::move(on_certificate_refused))) {}
 
 HttpServer::~HttpServer() = default;
 

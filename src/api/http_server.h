@@ -1,7 +1,9 @@
 // The HTTP/1.1 server (Boost.Beast on Asio, C++20 coroutines; Boost stays inside http_server.cc).
 // N I/O threads serve connections; each connection is one coroutine on its own strand that owns
 // its socket and buffer. Keep-alive, a request-body limit (413), a header timeout, a body
-// timeout, an idle timeout between requests, optional TLS, and graceful shutdown: Stop() stops
+// timeout, an idle timeout between requests, optional TLS (with client certificates verified
+// against a CA when server.tls.client_auth asks: a verified certificate's subject CN reaches the
+// pipeline as the request's client identity), and graceful shutdown: Stop() stops
 // accepting, closes idle connections, lets in-flight requests finish until the grace deadline,
 // then closes the rest.
 //
@@ -9,7 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "api/request_pipeline.h"
 #include "common/config.h"
@@ -19,7 +23,12 @@ namespace falaj::api {
 
 class HttpServer {
  public:
-  HttpServer(const ServerConfig& config, RequestPipeline& pipeline);
+  // Called on a worker thread when a TLS handshake fails because the client's certificate is
+  // missing or does not verify, with the client address and why (for the audit trail).
+  using CertificateRefused = std::function<void(std::string_view remote, std::string_view why)>;
+
+  HttpServer(const ServerConfig& config, RequestPipeline& pipeline,
+             CertificateRefused on_certificate_refused = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

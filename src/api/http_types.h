@@ -24,6 +24,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string body;
   std::string remote_address;
+  // Subject CN of a client certificate the TLS layer verified (mutual TLS); "" when none.
+  std::string client_certificate_cn;
 
   // Filled by the pipeline.
   std::string request_id;

@@ -61,29 +61,17 @@ class OpenApiContractTest : public ::testing::Test {
         std::make_unique<features::OnlineFeatures>(*feature_registry_, *online_store_);
     erasures_ = std::make_unique<features::ErasureService>(*store_, *datasets_, *feature_registry_,
                                                            *online_store_);
-    ASSERT_TRUE(AddAllRoutes(router_, {ready_,
-                                       metrics_,
-                                       *projects_,
-                                       *authorizer_,
-                                       *keys_,
-                                       *bindings_,
-                                       *audit_,
-                                       *residency_,
-                                       *registry_,
-                                       NoArtifacts(),
-                                       *models_,
-                                       *endpoints_,
-                                       *predictor_,
-                                       *sources_,
-                                       *datasets_,
-                                       *ingest_,
-                                       *mqtt_,
-                                       *feature_registry_,
-                                       *training_sets_,
-                                       *materializer_,
-                                       *online_features_,
-                                       *erasures_,
-                                       std::string(32, 'k')}));
+    retention_ = std::make_unique<data::RetentionService>(
+        *store_, *datasets_,
+        [](std::string_view) -> Result<std::vector<data::DatasetPin>> { return {}; }, *audit_);
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_,          metrics_,       *projects_,
+                                       *authorizer_,    *keys_,         *bindings_,
+                                       *audit_,         *residency_,    *registry_,
+                                       NoArtifacts(),   *models_,       *endpoints_,
+                                       *predictor_,     *sources_,      *datasets_,
+                                       *ingest_,        *mqtt_,         *feature_registry_,
+                                       *training_sets_, *materializer_, *online_features_,
+                                       *erasures_,      *retention_,    std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -118,6 +106,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<features::Materializer> materializer_;
   std::unique_ptr<features::OnlineFeatures> online_features_;
   std::unique_ptr<features::ErasureService> erasures_;
+  std::unique_ptr<data::RetentionService> retention_;
   Router router_;
 };
 

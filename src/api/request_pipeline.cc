@@ -131,7 +131,7 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
   HttpResponse allowed_response;
   if (route.permission == kPublicPermission) return allowed_response;
   std::string_view token = security::BearerToken(request.Header("authorization"));
-  if (token.empty()) {
+  if (token.empty() && request.client_certificate_cn.empty()) {
     HttpResponse refused = HttpResponse::FromError(
         {ErrorCode::kUnauthenticated, "missing 'Authorization: Bearer <api key or token>' header"},
         request.request_id);
@@ -144,7 +144,10 @@ HttpResponse RequestPipeline::Authorize(HttpRequest& request, const Route& route
     return TooManyRequests(request, "too many failed authentications from this address",
                            auth_failures_per_address_.Acquire(address));
   }
-  auto principal = services_.authenticator.Authenticate(token);
+  // A bearer credential names the caller; without one, a verified client certificate does.
+  auto principal = token.empty()
+                       ? security::ClientCertificatePrincipal(request.client_certificate_cn)
+                       : services_.authenticator.Authenticate(token);
   if (!principal) {
     if (principal.error().code == ErrorCode::kUnauthenticated) {
       (void)auth_failures_per_address_.Acquire(address);

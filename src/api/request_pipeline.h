@@ -1,10 +1,10 @@
 // The middleware chain every request passes through, in order: request id → route match
 // (404/405) → failed-authentication throttle per client address → authentication (Bearer API
-// key or OIDC token) → rate limit per principal → authorisation (the route's permission, in the
-// project named by the {project} path parameter if the route has one) → the project must exist
-// → handler → audit (mutations and refusals) → metrics and one structured log line.
-// Transport-neutral: the HTTP server calls Resolve() on its I/O thread, then Handle() inline or
-// on the worker pool as the route asks.
+// key or OIDC token; without one, a client certificate the TLS layer verified) → rate limit per
+// principal → authorisation (the route's permission, in the project named by the {project} path
+// parameter if the route has one) → the project must exist → handler → audit (mutations and
+// refusals) → metrics and one structured log line. Transport-neutral: the HTTP server calls
+// Resolve() on its I/O thread, then Handle() inline or on the worker pool as the route asks.
 //
 // Thread-safety: all methods are safe to call concurrently once the router is complete.
 #pragma once

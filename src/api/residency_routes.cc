@@ -4,6 +4,7 @@
 
 #include "api/route_helpers.h"
 #include "common/json_fields.h"
+#include "common/logging.h"
 
 namespace falaj::api {
 namespace {
@@ -83,6 +84,29 @@ Status CheckOutboundTransfer(security::ResidencyService& residency,
     if (!decision.allowed) return MakeError(ErrorCode::kPermissionDenied, "{}", decision.reason);
   }
   return Ok();
+}
+
+Result<std::string> CheckDeployment(security::ResidencyService& residency,
+                                    projects::ProjectService& projects, const HttpRequest& request,
+                                    std::string_view node_region) {
+  FALAJ_ASSIGN_OR_RETURN(auto project, projects.Get(request.PathParam("project")));
+  if (node_region.empty()) return std::string();
+  FALAJ_ASSIGN_OR_RETURN(auto decision,
+                         residency.CheckTransfer(project.name, project.region, node_region, ""));
+  if (!decision.allowed) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "project '{}' is pinned to region '{}' and this serving node is in region "
+                     "'{}': {}",
+                     project.name, project.region, node_region, decision.reason);
+  }
+  if (node_region != project.region) {
+    log::Info("cross-region deployment allowed", {{"request_id", request.request_id},
+                                                  {"project", project.name},
+                                                  {"from_region", project.region},
+                                                  {"to_region", node_region},
+                                                  {"legal_basis", decision.legal_basis}});
+  }
+  return decision.legal_basis;
 }
 
 Status AddResidencyRoutes(Router& router, security::ResidencyService& residency,

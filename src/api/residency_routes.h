@@ -26,4 +26,13 @@ Status CheckOutboundTransfer(security::ResidencyService& residency,
                              projects::ProjectService& projects, const HttpRequest& request,
                              std::string_view project, std::vector<std::string> classes);
 
+// For routes that make this node load a project's models (endpoint create and update): a node
+// of another region than the project's needs a transfer policy for the node's region. Returns
+// the legal basis ("same-region" within the region, "" when the node's region is undeclared);
+// PERMISSION_DENIED naming both regions otherwise. Cross-region approvals are logged with their
+// basis and the request id (the request itself is audited by the pipeline).
+Result<std::string> CheckDeployment(security::ResidencyService& residency,
+                                    projects::ProjectService& projects, const HttpRequest& request,
+                                    std::string_view node_region);
+
 }  // namespace falaj::api

@@ -10,6 +10,7 @@
 #include "api/project_routes.h"
 #include "api/registry_routes.h"
 #include "api/residency_routes.h"
+#include "api/retention_routes.h"
 #include "api/system_routes.h"
 
 namespace falaj::api {
@@ -25,9 +26,11 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
         predictor.Forget(project);
       },
       dependencies.residency, dependencies.projects));
-  FALAJ_RETURN_IF_ERROR(AddEndpointRoutes(router, dependencies.endpoints, dependencies.predictor,
-                                          dependencies.models));
+  FALAJ_RETURN_IF_ERROR(AddEndpointRoutes(
+      router, {dependencies.endpoints, dependencies.predictor, dependencies.models,
+               dependencies.residency, dependencies.projects, dependencies.node_region}));
   FALAJ_RETURN_IF_ERROR(AddErasureRoutes(router, dependencies.erasures));
+  FALAJ_RETURN_IF_ERROR(AddRetentionRoutes(router, dependencies.retention));
   FALAJ_RETURN_IF_ERROR(AddKServeRoutes(router, dependencies.predictor));
   FALAJ_RETURN_IF_ERROR(
       AddDataRoutes(router, {dependencies.sources, dependencies.datasets, dependencies.ingest,

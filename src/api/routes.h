@@ -9,6 +9,7 @@
 #include "data/dataset_store.h"
 #include "data/ingest_service.h"
 #include "data/mqtt_ingest.h"
+#include "data/retention.h"
 #include "data/source_store.h"
 #include "features/erasure.h"
 #include "features/feature_registry.h"
@@ -51,7 +52,11 @@ struct RouteDependencies {
   features::Materializer& materializer;
   features::OnlineFeatures& online_features;
   features::ErasureService& erasures;
+  data::RetentionService& retention;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
+  // Region of this serving node; "" when undeclared. Initialised so that brace-initialisers
+  // stopping before it stay warning-free.
+  std::string node_region = {};
 };
 
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies);

@@ -22,6 +22,7 @@
 #include "data/dataset_store.h"
 #include "data/ingest_service.h"
 #include "data/mqtt_ingest.h"
+#include "data/retention.h"
 #include "data/source_store.h"
 #include "features/erasure.h"
 #include "features/feature_registry.h"
@@ -36,6 +37,7 @@
 #include "security/authorizer.h"
 #include "security/encrypted_blob_store.h"
 #include "security/envelope.h"
+#include "security/rate_limiter.h"
 #include "security/residency.h"
 #include "security/role_bindings.h"
 #include "security/signing_key.h"
@@ -76,6 +78,7 @@ struct Server::Parts {
   std::unique_ptr<features::Materializer> materializer;
   std::unique_ptr<features::OnlineFeatures> online_features;
   std::unique_ptr<features::ErasureService> erasures;
+  std::unique_ptr<data::RetentionService> retention;  // its schedule stops before storage closes
   std::unique_ptr<serving::FeatureProvider> feature_provider;  // endpoints' feature services
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
@@ -83,6 +86,7 @@ struct Server::Parts {
   std::unique_ptr<projects::ProjectService> projects;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
+  std::unique_ptr<security::RateLimiter> tls_refusals;  // audited refused TLS handshakes
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;  // null when server.grpc_listen is "off"
 };
@@ -115,6 +119,27 @@ std::string GrpcAddress(const ServerConfig& server, uint16_t http_port) {
   return ReplacePort(server.listen, port == 0 ? 0 : static_cast<uint16_t>(http_port + 1));
 }
 
+// Audits TLS handshakes refused for a missing or unverified client certificate, like failed
+// authentications: up to the per-address failure rate, so a flood cannot flood the audit log.
+HttpServer::CertificateRefused AuditCertificateRefusals(security::AuditLog& audit,
+                                                        security::RateLimiter& limiter) {
+  return [&audit, &limiter](std::string_view remote, std::string_view why) {
+    if (limiter.Acquire(remote.substr(0, remote.rfind(':'))).count() > 0) return;
+    security::AuditRecord record{ToUnixMillis(SystemClock::Instance().Now()),
+                                 "",
+                                 "anonymous",
+                                 "tls.client_certificate",
+                                 "TLS",
+                                 std::string(why),
+                                 401};
+    record.source = remote;
+    record.outcome = "denied";
+    if (Status appended = audit.Append(record); !appended) {
+      log::Error("audit append failed", {{"error", appended.error().message}});
+    }
+  };
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
@@ -141,7 +166,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &registry::ModelRegistry::Migrations(), &serving::EndpointStore::Migrations(),
         &data::SourceStore::Migrations(), &data::DatasetStore::Migrations(),
         &features::FeatureRegistry::Migrations(), &features::Materializer::Migrations(),
-        &features::ErasureService::Migrations(), &projects::ProjectService::Migrations()}) {
+        &features::ErasureService::Migrations(), &data::RetentionService::Migrations(),
+        &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -162,6 +188,9 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
     oidc = security::OidcSettings{{settings.issuer, settings.audiences, settings.algorithms,
                                    settings.leeway_seconds, 24 * 3600, settings.roles_claim},
                                   settings.jwks_file,
+                                  {settings.jwks_uri, settings.jwks_ca_file,
+                                   std::chrono::seconds(settings.jwks_timeout_seconds)},
+                                  std::chrono::seconds(settings.jwks_refresh_cooldown_seconds),
                                   settings.admin_groups};
   }
   auto authenticator = security::Authenticator::Create(*parts->keys, oidc ? &*oidc : nullptr,
@@ -242,6 +271,24 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       });
   parts->erasures = std::make_unique<features::ErasureService>(
       *parts->metadata, *parts->datasets, *parts->feature_registry, *parts->online_store);
+  parts->retention = std::make_unique<data::RetentionService>(
+      *parts->metadata, *parts->datasets,
+      [raw](std::string_view project) -> Result<std::vector<data::DatasetPin>> {
+        std::vector<data::DatasetPin> pins;
+        FALAJ_ASSIGN_OR_RETURN(auto models, raw->registry->ListModels(project));
+        for (const auto& model : models) {
+          FALAJ_ASSIGN_OR_RETURN(auto versions, raw->registry->ListVersions(project, model.name));
+          for (const auto& version : versions) {
+            auto found = data::PinsInLineage(
+                version.lineage, fmt::format("model {} version {}", model.name, version.version));
+            pins.insert(pins.end(), found.begin(), found.end());
+          }
+        }
+        return pins;
+      },
+      *parts->audit);
+  parts->projects->RegisterOwnershipCheck("retention policies",
+                                          data::RetentionService::CountInProject);
   parts->projects->RegisterOwnershipCheck("feature definitions",
                                           features::FeatureRegistry::CountInProject);
   parts->projects->RegisterOwnershipCheck("sources", data::SourceStore::CountInProject);
@@ -284,13 +331,20 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->materializer,
                                    *parts->online_features,
                                    *parts->erasures,
-                                   parts->keys_material.audit_signing->PublicKeyRaw()}));
+                                   *parts->retention,
+                                   parts->keys_material.audit_signing->PublicKeyRaw(),
+                                   config.EffectiveNodeRegion()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,
                                 *parts->projects},
       config.security.rate_limit, parts->metrics);
-  parts->http = std::make_unique<HttpServer>(parts->config.server, *parts->pipeline);
+  const int64_t refusals_per_minute = config.security.rate_limit.auth_failures_per_minute;
+  parts->tls_refusals = std::make_unique<security::RateLimiter>(
+      static_cast<double>(refusals_per_minute) / 60.0, static_cast<double>(refusals_per_minute));
+  parts->http =
+      std::make_unique<HttpServer>(parts->config.server, *parts->pipeline,
+                                   AuditCertificateRefusals(*parts->audit, *parts->tls_refusals));
   FALAJ_RETURN_IF_ERROR(parts->http->Start());
   if (config.server.grpc_listen != "off") {
     FALAJ_ASSIGN_OR_RETURN(
@@ -302,6 +356,9 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   }
   // MQTT sources subscribe once the server can answer; one whose broker is down is retried.
   FALAJ_RETURN_IF_ERROR(parts->mqtt->Start());
+  if (config.retention.interval_seconds > 0) {
+    parts->retention->StartSchedule(std::chrono::seconds(config.retention.interval_seconds));
+  }
   parts->ready = true;
   log::Info("listening", {{"address", config.server.listen},
                           {"port", parts->http->port()},

@@ -22,7 +22,8 @@ CLI::App* AddMemberCommand(CLI::App* members, const char* name, const char* desc
   if (with_subject) {
     command
         ->add_option("subject", args.subject,
-                     "Who: key:<id>, user:<name> or group:<name> (e.g. group:ml-team)")
+                     "Who: key:<id>, user:<name>, group:<name> or cert:<client certificate CN> "
+                     "(e.g. group:ml-team)")
         ->required();
   }
   return command;

@@ -52,10 +52,20 @@ const KeySpec kKeys[] = {
     {"server.shutdown_grace_seconds", "FALAJ_SHUTDOWN_GRACE_SECONDS",
      "On SIGTERM/SIGINT, time in-flight requests get to finish.", false,
      [](Config& c) -> FieldRef { return &c.server.shutdown_grace_seconds; }},
+    {"server.region", "FALAJ_SERVER_REGION",
+     "Region of this serving/worker node; empty: storage.region. Deploying a project of another "
+     "region here needs a transfer policy.",
+     false, [](Config& c) -> FieldRef { return &c.server.region; }},
     {"server.tls.cert_file", "FALAJ_TLS_CERT_FILE", "PEM certificate chain; enables TLS.", false,
      [](Config& c) -> FieldRef { return &c.server.tls.cert_file; }},
     {"server.tls.key_file", "FALAJ_TLS_KEY_FILE", "PEM private key for the certificate.", false,
      [](Config& c) -> FieldRef { return &c.server.tls.key_file; }},
+    {"server.tls.client_auth", "FALAJ_TLS_CLIENT_AUTH",
+     "Client certificates: none, optional or required (verified against client_ca_file).", false,
+     [](Config& c) -> FieldRef { return &c.server.tls.client_auth; }},
+    {"server.tls.client_ca_file", "FALAJ_TLS_CLIENT_CA_FILE",
+     "PEM CA certificates that issue client certificates (identity cert:<CN>).", false,
+     [](Config& c) -> FieldRef { return &c.server.tls.client_ca_file; }},
     {"storage.data_dir", "FALAJ_DATA_DIR", "Directory for embedded storage and the admin key.",
      false, [](Config& c) -> FieldRef { return &c.storage.data_dir; }},
     {"storage.metadata_uri", "FALAJ_METADATA_URI",
@@ -84,6 +94,19 @@ const KeySpec kKeys[] = {
     {"security.oidc.jwks_file", "FALAJ_OIDC_JWKS_FILE",
      "JWKS document of the issuer's signing keys, re-read on an unknown key id.", false,
      [](Config& c) -> FieldRef { return &c.security.oidc.jwks_file; }},
+    {"security.oidc.jwks_uri", "FALAJ_OIDC_JWKS_URI",
+     "URL of the issuer's JWKS (https; http only to loopback), fetched at start and on an "
+     "unknown key id.",
+     false, [](Config& c) -> FieldRef { return &c.security.oidc.jwks_uri; }},
+    {"security.oidc.jwks_ca_file", "FALAJ_OIDC_JWKS_CA_FILE",
+     "PEM CA bundle trusted for jwks_uri besides the system store.", false,
+     [](Config& c) -> FieldRef { return &c.security.oidc.jwks_ca_file; }},
+    {"security.oidc.jwks_timeout_seconds", "FALAJ_OIDC_JWKS_TIMEOUT_SECONDS",
+     "Deadline for one whole JWKS fetch (1-60).", false,
+     [](Config& c) -> FieldRef { return &c.security.oidc.jwks_timeout_seconds; }},
+    {"security.oidc.jwks_refresh_cooldown_seconds", "FALAJ_OIDC_JWKS_REFRESH_COOLDOWN_SECONDS",
+     "Least time between two JWKS fetches triggered by unknown key ids (1-3600).", false,
+     [](Config& c) -> FieldRef { return &c.security.oidc.jwks_refresh_cooldown_seconds; }},
     {"security.oidc.algorithms", "FALAJ_OIDC_ALGORITHMS", "Allowed algorithms: RS256, ES256.",
      false, [](Config& c) -> FieldRef { return &c.security.oidc.algorithms; }},
     {"security.oidc.roles_claim", "FALAJ_OIDC_ROLES_CLAIM",
@@ -107,6 +130,9 @@ const KeySpec kKeys[] = {
     {"projects.regions", "FALAJ_REGIONS",
      "Regions a project may be pinned to (comma-separated in the environment).", false,
      [](Config& c) -> FieldRef { return &c.projects.regions; }},
+    {"retention.interval_seconds", "FALAJ_RETENTION_INTERVAL_SECONDS",
+     "Seconds between scheduled retention runs over every project with a policy; 0: manual only.",
+     false, [](Config& c) -> FieldRef { return &c.retention.interval_seconds; }},
     {"log.level", "FALAJ_LOG_LEVEL", "Log level: debug, info, warn or error.", false,
      [](Config& c) -> FieldRef { return &c.log_level; }},
 };
@@ -247,6 +273,10 @@ std::string Config::EffectiveOnlineUri() const {
   return "rocksdb://" + (std::filesystem::absolute(storage.data_dir) / "online").string();
 }
 
+std::string Config::EffectiveNodeRegion() const {
+  return server.region.empty() ? storage.region : server.region;
+}
+
 Result<Config> LoadConfig(const ConfigSources& sources) {
   Config config;
   if (!sources.file.empty()) FALAJ_RETURN_IF_ERROR(ApplyFile(config, sources.file));
@@ -310,8 +340,12 @@ Status ValidateConfig(const Config& config) {
       {"server.idle_timeout_seconds", config.server.idle_timeout_seconds, 1, kDay},
       {"server.shutdown_grace_seconds", config.server.shutdown_grace_seconds, 0, kDay},
       {"security.oidc.leeway_seconds", config.security.oidc.leeway_seconds, 0, 300},
+      {"security.oidc.jwks_timeout_seconds", config.security.oidc.jwks_timeout_seconds, 1, 60},
+      {"security.oidc.jwks_refresh_cooldown_seconds",
+       config.security.oidc.jwks_refresh_cooldown_seconds, 1, 3600},
       {"security.rate_limit.requests_per_second", config.security.rate_limit.requests_per_second, 0,
        1'000'000},
+      {"retention.interval_seconds", config.retention.interval_seconds, 0, 7 * kDay},
       {"security.rate_limit.burst", config.security.rate_limit.burst, 1, 1'000'000},
       {"security.rate_limit.auth_failures_per_minute",
        config.security.rate_limit.auth_failures_per_minute, 0, 1'000'000},
@@ -326,15 +360,37 @@ Status ValidateConfig(const Config& config) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "keys 'server.tls.cert_file' and 'server.tls.key_file' must be set together");
   }
+  const TlsConfig& tls = config.server.tls;
+  if (tls.client_auth != "none" && tls.client_auth != "optional" && tls.client_auth != "required") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "key 'server.tls.client_auth' must be none, optional or required, got '{}'",
+                     tls.client_auth);
+  }
+  if ((tls.client_auth != "none") != !tls.client_ca_file.empty() ||
+      (tls.client_auth != "none" && tls.cert_file.empty())) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "key 'server.tls.client_auth' other than none needs "
+                     "'server.tls.client_ca_file' and the server's own certificate (and the CA "
+                     "file is used only then)");
+  }
+  if (!config.security.oidc.jwks_file.empty() && !config.security.oidc.jwks_uri.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "keys 'security.oidc.jwks_file' and 'security.oidc.jwks_uri' are "
+                     "alternatives; set one");
+  }
   if (config.storage.data_dir.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "key 'storage.data_dir' must not be empty");
   }
-  if (!config.storage.region.empty() &&
-      std::find(config.projects.regions.begin(), config.projects.regions.end(),
-                config.storage.region) == config.projects.regions.end()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "key 'storage.region' ('{}') must be one of 'projects.regions'",
-                     config.storage.region);
+  for (const auto& [key, region] : {std::pair{"storage.region", &config.storage.region},
+                                    std::pair{"server.region", &config.server.region}}) {
+    if (!region->empty() &&
+        std::find(config.projects.regions.begin(), config.projects.regions.end(), *region) ==
+            config.projects.regions.end()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "key '{}' ('{}') must be one of "
+                       "'projects.regions'",
+                       key, *region);
+    }
   }
   if (config.projects.regions.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "key 'projects.regions' must name a region");

@@ -21,6 +21,9 @@ namespace falaj {
 struct TlsConfig {
   std::string cert_file;  // PEM certificate chain; TLS is on when both files are set
   std::string key_file;   // PEM private key
+  // Mutual TLS: "none", "optional" (a certificate, if sent, must verify) or "required".
+  std::string client_auth = "none";
+  std::string client_ca_file = {};  // PEM CAs that issue client certificates
 };
 
 struct ServerConfig {
@@ -35,6 +38,8 @@ struct ServerConfig {
   int64_t body_timeout_seconds = 60;
   int64_t idle_timeout_seconds = 60;
   int64_t shutdown_grace_seconds = 10;
+  // Region of the machine serving models and running jobs; empty: the storage region.
+  std::string region;
   TlsConfig tls;
 };
 
@@ -49,7 +54,11 @@ struct StorageConfig {
 struct OidcConfig {
   std::string issuer;  // empty: OIDC off, API keys only
   std::vector<std::string> audiences;
-  std::string jwks_file;
+  std::string jwks_file;     // one of jwks_file and jwks_uri
+  std::string jwks_uri;      // https:// (http:// only to a loopback host)
+  std::string jwks_ca_file;  // extra CA bundle for jwks_uri; empty: system trust store
+  int64_t jwks_timeout_seconds = 5;
+  int64_t jwks_refresh_cooldown_seconds = 30;  // least time between two JWKS fetches
   std::vector<std::string> algorithms = {"RS256", "ES256"};
   std::string roles_claim = "groups";
   std::vector<std::string> admin_groups;
@@ -75,17 +84,24 @@ struct ProjectsConfig {
   std::vector<std::string> regions = {"uae-north", "uae-central", "eu-west"};
 };
 
+struct RetentionConfig {
+  int64_t interval_seconds = 3600;  // between scheduled retention runs; 0: manual runs only
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
   SecurityConfig security;
   ProjectsConfig projects;
+  RetentionConfig retention;
   std::string log_level = "info";
 
   // The metadata and blob URIs with the data-dir defaults filled in.
   std::string EffectiveMetadataUri() const;
   std::string EffectiveBlobUri() const;
   std::string EffectiveOnlineUri() const;
+  // Where this node loads models: server.region, else storage.region ("" when neither is set).
+  std::string EffectiveNodeRegion() const;
 };
 
 // Where a configuration comes from, in the order they apply.

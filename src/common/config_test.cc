@@ -99,6 +99,38 @@ TEST_F(ConfigTest, CrossFieldRules) {
   EXPECT_NE(LoadConfig(unknown).error().message.find("'server.nope'"), std::string::npos);
 }
 
+TEST_F(ConfigTest, SecurityAndRegionRulesNameTheKey) {
+  const std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::string>>
+      cases = {
+          {{{"server.tls.client_auth", "maybe"}}, "'server.tls.client_auth' must be none"},
+          {{{"server.tls.cert_file", "c"},
+            {"server.tls.key_file", "k"},
+            {"server.tls.client_auth", "required"}},
+           "'server.tls.client_ca_file'"},
+          {{{"server.tls.client_auth", "optional"}, {"server.tls.client_ca_file", "ca"}},
+           "server's own certificate"},
+          {{{"server.tls.client_ca_file", "ca"}}, "'server.tls.client_ca_file'"},
+          {{{"security.oidc.jwks_file", "f"}, {"security.oidc.jwks_uri", "https://idp/jwks"}},
+           "alternatives"},
+          {{{"security.oidc.jwks_timeout_seconds", "61"}}, "jwks_timeout_seconds"},
+          {{{"security.oidc.jwks_refresh_cooldown_seconds", "0"}}, "jwks_refresh_cooldown"},
+          {{{"server.region", "mars"}}, "'server.region' ('mars')"},
+          {{{"retention.interval_seconds", "-1"}}, "'retention.interval_seconds'"},
+      };
+  for (const auto& [overrides, needle] : cases) {
+    ConfigSources sources;
+    sources.overrides = overrides;
+    auto loaded = LoadConfig(sources);
+    ASSERT_FALSE(loaded) << needle;
+    EXPECT_NE(loaded.error().message.find(needle), std::string::npos) << loaded.error().message;
+  }
+  ConfigSources node;
+  node.overrides = {{"storage.region", "uae-north"}};
+  EXPECT_EQ(LoadConfig(node)->EffectiveNodeRegion(), "uae-north");
+  node.overrides.emplace_back("server.region", "eu-west");
+  EXPECT_EQ(LoadConfig(node)->EffectiveNodeRegion(), "eu-west");
+}
+
 TEST_F(ConfigTest, PrintRedactsSecrets) {
   ConfigSources sources;
   sources.env = {{"FALAJ_BOOTSTRAP_ADMIN_KEY", "super-secret-key-value-123456"},

@@ -5,6 +5,7 @@
 #include "common/resource_names.h"
 #include "data/arrow_status.h"
 #include "data/parquet_io.h"
+#include "data/quarantine.h"
 
 namespace falaj::data {
 namespace {
@@ -283,23 +284,43 @@ Status DatasetStore::DeleteIfUnused(std::string_view project, storage::BlobStore
 Result<DatasetVersion> DatasetStore::Rewrite(std::string_view project, std::string_view dataset,
                                              int64_t version, const arrow::Table& rows,
                                              const nlohmann::json& note) {
+  return Replace(project, dataset, version, rows, "erasures", note, false);
+}
+
+Result<DatasetVersion> DatasetStore::Purge(std::string_view project, std::string_view dataset,
+                                           int64_t version, const nlohmann::json& note) {
+  FALAJ_ASSIGN_OR_RETURN(auto stored, GetVersion(project, dataset, version));
+  std::shared_ptr<arrow::Schema> schema = stored.kind == DatasetKind::kQuarantine
+                                              ? QuarantineSchema(stored.schema)
+                                              : ArrowSchema(stored.schema);
+  FALAJ_ASSIGN_OR_RETURN(auto empty,
+                         FromArrow(arrow::Table::MakeEmpty(schema), "making an empty version"));
+  return Replace(project, dataset, version, *empty, "retention", note, true);
+}
+
+Result<DatasetVersion> DatasetStore::Replace(std::string_view project, std::string_view dataset,
+                                             int64_t version, const arrow::Table& rows,
+                                             std::string_view note_key, const nlohmann::json& note,
+                                             bool clear_profile) {
   FALAJ_ASSIGN_OR_RETURN(auto stored, GetVersion(project, dataset, version));
   FALAJ_ASSIGN_OR_RETURN(std::string parquet, WriteParquet(rows));
   FALAJ_ASSIGN_OR_RETURN(auto blobs, blobs_(project));
   FALAJ_ASSIGN_OR_RETURN(std::string digest, blobs->Put(parquet));
   const std::string old_digest = stored.sha256;
-  if (!stored.lineage.contains("erasures")) stored.lineage["erasures"] = nlohmann::json::array();
-  stored.lineage["erasures"].push_back(note);
+  const std::string key(note_key);
+  if (!stored.lineage.contains(key)) stored.lineage[key] = nlohmann::json::array();
+  stored.lineage[key].push_back(note);
+  if (clear_profile) stored.profile = nlohmann::json::object();
   stored.sha256 = digest;
   stored.size_bytes = static_cast<int64_t>(parquet.size());
   stored.rows = rows.num_rows();
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
         return tx.Run(
-            "UPDATE dataset_versions SET sha256 = ?, size_bytes = ?, row_count = ?, lineage = ? "
-            "WHERE project = ? AND dataset = ? AND version = ?",
+            "UPDATE dataset_versions SET sha256 = ?, size_bytes = ?, row_count = ?, lineage = ?, "
+            "profile = ? WHERE project = ? AND dataset = ? AND version = ?",
             {stored.sha256, stored.size_bytes, stored.rows, stored.lineage.dump(),
-             std::string(project), std::string(dataset), version});
+             stored.profile.dump(), std::string(project), std::string(dataset), version});
       }));
   FALAJ_RETURN_IF_ERROR(DeleteIfUnused(project, *blobs, old_digest));
   return stored;

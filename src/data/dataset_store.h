@@ -111,10 +111,23 @@ class DatasetStore {
                                  int64_t version, const arrow::Table& rows,
                                  const nlohmann::json& note);
 
+  // Retention: empties one version — no rows, an empty statistics profile — records `note` in
+  // its lineage under "retention", and deletes the old file unless another version still uses
+  // it. The version number, schema and lineage stay, so later versions, "as of" reads and
+  // lineage references keep their meaning (the data of an expired version simply is no more).
+  Result<DatasetVersion> Purge(std::string_view project, std::string_view dataset, int64_t version,
+                               const nlohmann::json& note);
+
  private:
   // Deletes a blob no version of the project refers to any more.
   Status DeleteIfUnused(std::string_view project, storage::BlobStore& blobs,
                         const std::string& sha256);
+  // Stores `rows` as the version's file and `note` under `lineage[note_key]`; `clear_profile`
+  // drops the statistics computed from the old rows.
+  Result<DatasetVersion> Replace(std::string_view project, std::string_view dataset,
+                                 int64_t version, const arrow::Table& rows,
+                                 std::string_view note_key, const nlohmann::json& note,
+                                 bool clear_profile);
   Result<DatasetVersion> Load(storage::Transaction& tx, std::string_view project,
                               std::string_view dataset, int64_t version);
 

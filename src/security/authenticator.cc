@@ -25,20 +25,47 @@ std::string_view BearerToken(std::string_view authorization) {
   return authorization.substr(kScheme.size());
 }
 
+Result<Principal> ClientCertificatePrincipal(std::string_view common_name) {
+  constexpr size_t kMaxCommonName = 128;
+  bool usable = !common_name.empty() && common_name.size() <= kMaxCommonName;
+  for (char c : common_name) {
+    usable = usable && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                        c == '@' || c == '-');
+  }
+  if (!usable) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "client certificate subject CN is not a usable identity (1-128 characters "
+                     "from A-Z a-z 0-9 . _ @ -)");
+  }
+  Principal principal;
+  principal.subject = "cert:" + std::string(common_name);
+  principal.name = std::string(common_name);
+  return principal;
+}
+
 Result<std::unique_ptr<Authenticator>> Authenticator::Create(ApiKeyService& keys,
                                                              const OidcSettings* oidc,
                                                              const Clock& clock) {
   auto authenticator = std::make_unique<Authenticator>(keys);
   if (oidc == nullptr) return authenticator;
   FALAJ_RETURN_IF_ERROR(JwtValidator::CheckConfig(oidc->issuer));
-  if (oidc->jwks_file.empty()) {
+  if (oidc->jwks_file.empty() == oidc->jwks_url.uri.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "key 'security.oidc.jwks_file' is required when an OIDC issuer is set");
+                     "exactly one of 'security.oidc.jwks_file' and 'security.oidc.jwks_uri' is "
+                     "required when an OIDC issuer is set");
   }
-  authenticator->jwks_ = std::make_unique<JwksCache>(JwksFromFile(oidc->jwks_file), clock);
-  // Loading the keys now makes a broken JWKS file a start-up error, not a stream of 401s.
+  JwksCache::Fetch fetch;
+  if (oidc->jwks_file.empty()) {
+    FALAJ_ASSIGN_OR_RETURN(fetch, JwksFromUrl(oidc->jwks_url));
+  } else {
+    fetch = JwksFromFile(oidc->jwks_file);
+  }
+  const std::string& source = oidc->jwks_file.empty() ? oidc->jwks_url.uri : oidc->jwks_file;
+  authenticator->jwks_ =
+      std::make_unique<JwksCache>(std::move(fetch), clock, oidc->jwks_refresh_cooldown);
+  // Loading the keys now makes a broken JWKS source a start-up error, not a stream of 401s.
   if (Status loaded = authenticator->jwks_->Refresh(); !loaded) {
-    return MakeError(ErrorCode::kInvalidArgument, "cannot load JWKS '{}': {}", oidc->jwks_file,
+    return MakeError(ErrorCode::kInvalidArgument, "cannot load JWKS '{}': {}", source,
                      loaded.error().message);
   }
   authenticator->validator_ =

@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "common/logging.h"
 #include "security/jose_encoding.h"
 
 namespace falaj::security {
@@ -271,9 +272,14 @@ Status JwksCache::RefreshLocked() {
     // The fetch function is caller code; its exceptions stop here.
     text = MakeError(ErrorCode::kUnavailable, "JWKS fetch failed");
   }
-  if (!text) return std::unexpected(text.error());
-  auto parsed = ParseJwks(*text);
-  if (!parsed) return std::unexpected(parsed.error());
+  Result<JwksSnapshot> parsed =
+      text ? ParseJwks(*text) : Result<JwksSnapshot>(std::unexpected(text.error()));
+  if (!parsed) {
+    // Tokens signed with keys of the failed document are refused; the log says why.
+    log::Warn("JWKS refresh failed; keeping the previous keys",
+              {{"error", parsed.error().message}});
+    return std::unexpected(parsed.error());
+  }
   snapshot_.store(std::make_shared<const JwksSnapshot>(std::move(*parsed)));
   return Ok();
 }

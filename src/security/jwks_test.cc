@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "security/jose_encoding.h"
+#include "security/jwks_url.h"
 #include "security/jwt_test_support.h"
 
 namespace falaj::security {
@@ -186,6 +187,37 @@ TEST_F(JwksTest, FileFetchReportsMissingFile) {
   auto result = JwksFromFile("/nonexistent/jwks.json")();
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kNotFound);
+}
+
+TEST(JwksFromUrlTest, RefusesUnsafeOrMalformedLocations) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"http://idp.example/jwks", "must use https://"},
+      {"http://10.0.0.1/jwks", "must use https://"},
+      {"ftp://localhost/jwks", "must start with https://"},
+      {"https:///jwks", "no valid host"},
+      {"https://idp.example:443x/jwks", "no valid host"},
+      {"https://user@idp.example/jwks", "user information"},
+      {"https://idp.example/jwks#k", "fragment"},
+  };
+  for (const auto& [uri, needle] : cases) {
+    auto fetch = JwksFromUrl({std::string(uri), "", std::chrono::seconds(1)});
+    ASSERT_FALSE(fetch.has_value()) << uri;
+    EXPECT_EQ(fetch.error().code, ErrorCode::kInvalidArgument) << uri;
+    EXPECT_NE(fetch.error().message.find(needle), std::string::npos) << fetch.error().message;
+  }
+  EXPECT_FALSE(JwksFromUrl({"https://idp.example/jwks", "/nonexistent/ca.pem"}).has_value());
+  EXPECT_TRUE(JwksFromUrl({"http://127.0.0.1:1/jwks"}).has_value());
+  EXPECT_TRUE(JwksFromUrl({"http://[::1]:1/jwks"}).has_value());
+}
+
+TEST(JwksFromUrlTest, AnUnreachableEndpointIsUnavailableNamingIt) {
+  // Port 1 on loopback: nothing listens, so the connection is refused at once.
+  auto fetch = JwksFromUrl({"http://127.0.0.1:1/jwks", "", std::chrono::seconds(5)});
+  ASSERT_TRUE(fetch.has_value());
+  auto text = (*fetch)();
+  ASSERT_FALSE(text.has_value());
+  EXPECT_EQ(text.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(text.error().message.find("http://127.0.0.1:1/jwks"), std::string::npos);
 }
 
 }  // namespace

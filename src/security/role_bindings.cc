@@ -18,14 +18,15 @@ Status RoleBindingService::ValidateSubject(std::string_view subject) {
   auto colon = subject.find(':');
   std::string_view kind = subject.substr(0, colon);
   bool valid = colon != std::string_view::npos &&
-               (kind == "key" || kind == "user" || kind == "group") && subject.size() > colon + 1 &&
-               subject.size() <= 256;
+               (kind == "key" || kind == "user" || kind == "group" || kind == "cert") &&
+               subject.size() > colon + 1 && subject.size() <= 256;
   for (char c : subject) valid = valid && c > ' ' && c < 127 && c != '/';
   if (!valid) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "subject '{}' must be key:<id>, user:<name> or group:<name> (printable, no "
-                     "spaces or '/', at most 256 characters)",
-                     subject.substr(0, 80));
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "subject '{}' must be key:<id>, user:<name>, group:<name> or cert:<name> (printable, no "
+        "spaces or '/', at most 256 characters)",
+        subject.substr(0, 80));
   }
   return Ok();
 }

@@ -87,3 +87,69 @@ def test_model_downloads_to_another_region_need_a_policy_and_are_audited(uae_ser
                              "&limit=100").json()["records"]
     outcomes = {(r["request_id"], r["outcome"]) for r in records}
     assert (denied.headers["X-Request-Id"], "denied") in outcomes
+
+
+@pytest.fixture(scope="module")
+def foreign_node(tmp_path_factory):
+    """Storage in the UAE, but this node (which would load the models) in eu-west."""
+    from conftest import FalajServer
+    server = FalajServer(tmp_path_factory.mktemp("residency-node"),
+                         env={"FALAJ_STORAGE_REGION": "uae-north",
+                              "FALAJ_SERVER_REGION": "eu-west"}).start()
+    assert server.post("/api/v1/projects",
+                       json={"name": "bank", "region": "uae-north"}).status_code == 201
+    from serving_helpers import linear_artifact, register_version
+    register_version(server, "bank", "score", linear_artifact([1.0], 0.0), "linear")
+    yield server
+    server.stop_and_check()
+
+
+def endpoint_outcomes(server) -> set:
+    records = server.get("/api/v1/audit?resource_prefix=/api/v1/projects/bank/endpoints"
+                         "&limit=100").json()["records"]
+    return {(r["request_id"], r["outcome"]) for r in records}
+
+
+def test_deploying_on_a_node_of_another_region_needs_a_policy(foreign_node):
+    base = "/api/v1/projects/bank/endpoints"
+    body = {"name": "scoring", "targets": [{"model": "score", "version": 1}]}
+    denied = foreign_node.post(base, json=body)
+    message = assert_error_shape(denied, 403, "PERMISSION_DENIED")["message"]
+    assert "'uae-north'" in message and "'eu-west'" in message
+    assert foreign_node.get(f"{base}/scoring").status_code == 404
+
+    policy = foreign_node.request("PUT", "/api/v1/projects/bank/transfer-policies/eu-west",
+                                  json={"legal_basis": "pdpl-art22-adequacy"})
+    assert policy.status_code == 200, policy.text
+    created = foreign_node.post(base, json=body)
+    assert created.status_code == 201, created.text
+    basis = foreign_node.wait_for_log(
+        lambda line: line.get("msg") == "cross-region deployment allowed"
+        and line.get("request_id") == created.headers["X-Request-Id"])
+    assert basis["legal_basis"] == "pdpl-art22-adequacy" and basis["to_region"] == "eu-west"
+
+    # Withdrawing the policy stops further changes (an update loads models too).
+    assert foreign_node.delete("/api/v1/projects/bank/transfer-policies/eu-west").status_code == 204
+    updated = foreign_node.request("PUT", f"{base}/scoring",
+                                   json={"targets": [{"model": "score", "version": 1}]})
+    assert_error_shape(updated, 403, "PERMISSION_DENIED")
+
+    outcomes = endpoint_outcomes(foreign_node)
+    for response, outcome in ((denied, "denied"), (created, "allowed"), (updated, "denied")):
+        assert (response.headers["X-Request-Id"], outcome) in outcomes
+
+
+def test_deploying_in_the_projects_region_needs_no_policy(uae_server):
+    from serving_helpers import linear_artifact, register_version
+    register_version(uae_server, "clinic", "local", linear_artifact([1.0], 0.0), "linear")
+    created = uae_server.post("/api/v1/projects/clinic/endpoints",
+                              json={"name": "local", "targets": [{"model": "local", "version": 1}]})
+    assert created.status_code == 201, created.text
+
+
+def test_a_node_region_outside_the_known_regions_stops_start_up(tmp_path):
+    from conftest import FalajServer
+    server = FalajServer(tmp_path / "bad-node", env={"FALAJ_SERVER_REGION": "mars"})
+    server.spawn()
+    assert server.wait_exit() != 0
+    assert "key 'server.region' ('mars') must be one of" in server.stderr() + server.stdout()
