@@ -191,7 +191,8 @@ void BM_OnlineRead(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
   state.counters["present_fraction"] =
-      benchmark::Counter(static_cast<double>(present) / static_cast<double>(state.iterations()));
+      benchmark::Counter(static_cast<double>(present) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
 }
 BENCHMARK(BM_OnlineRead)->Arg(1)->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
 

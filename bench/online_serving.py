@@ -243,6 +243,7 @@ def main() -> int:
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--no-feast", action="store_true", help="measure Falaj only")
     args = parser.parse_args()
     if not VEGETA.exists():
         print("vegeta is missing: run scripts/install-bench-deps", file=sys.stderr)
@@ -252,7 +253,7 @@ def main() -> int:
         data = work / "stats.parquet"
         make_data(data, args.entities)
         ours = falaj(args.binary, data, work, args)
-        theirs = feast(data, work, args) if FEAST.exists() else None
+        theirs = feast(data, work, args) if FEAST.exists() and not args.no_feast else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"online features: {args.entities} entities x 50 float features, 1 entity per request")
@@ -274,7 +275,7 @@ def main() -> int:
         print(f"  feast ceiling: {theirs['online_max']:.0f} req/s; falaj/feast {ratio}; "
               f"feast materialise {theirs['materialize_rows_per_s']:.0f} rows/s")
     else:
-        print("  feast: not installed (.venv-feast), skipped")
+        print("  feast: skipped (--no-feast, or .venv-feast not installed)")
     return 0
 
 
