@@ -264,11 +264,10 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       config.EffectiveOnlineUri().starts_with("redis"));
   parts->endpoints->SetFeatureProvider(parts->feature_provider.get());
   parts->predictor->SetFeatureProvider(parts->feature_provider.get());
-  parts->ingest->OnAccepted(
-      [raw](std::string_view project, std::string_view source, const arrow::Table& rows,
-            int64_t dataset_version) {
-        return raw->materializer->OnIngested(project, source, rows, dataset_version);
-      });
+  parts->ingest->OnAccepted([raw](std::string_view project, std::string_view source,
+                                  const arrow::Table& rows, int64_t dataset_version) {
+    return raw->materializer->OnIngested(project, source, rows, dataset_version);
+  });
   parts->erasures = std::make_unique<features::ErasureService>(
       *parts->metadata, *parts->datasets, *parts->feature_registry, *parts->online_store);
   parts->retention = std::make_unique<data::RetentionService>(

@@ -88,10 +88,10 @@ TEST(JsonRowsBatch, RejectsABodyOfTheWrongShape) {
 }
 
 TEST(ParquetBatch, RoundTripsAndCastsCompatibleTypes) {
-  auto schema = arrow::schema({arrow::field("id", arrow::int32()),
-                               arrow::field("amount", arrow::float32()),
-                               arrow::field("city", arrow::utf8()),
-                               arrow::field("at", arrow::timestamp(arrow::TimeUnit::MILLI))});
+  auto schema =
+      arrow::schema({arrow::field("id", arrow::int32()), arrow::field("amount", arrow::float32()),
+                     arrow::field("city", arrow::utf8()),
+                     arrow::field("at", arrow::timestamp(arrow::TimeUnit::MILLI))});
   arrow::Int32Builder ids;
   ASSERT_TRUE(ids.AppendValues({7, 8}).ok());
   arrow::FloatBuilder amounts;
@@ -101,8 +101,8 @@ TEST(ParquetBatch, RoundTripsAndCastsCompatibleTypes) {
   arrow::TimestampBuilder at(arrow::timestamp(arrow::TimeUnit::MILLI),
                              arrow::default_memory_pool());
   ASSERT_TRUE(at.AppendValues({1000, 2000}).ok());
-  auto table = arrow::Table::Make(schema, {*ids.Finish(), *amounts.Finish(), *cities.Finish(),
-                                           *at.Finish()});
+  auto table = arrow::Table::Make(
+      schema, {*ids.Finish(), *amounts.Finish(), *cities.Finish(), *at.Finish()});
   auto bytes = WriteParquet(*table);
   ASSERT_TRUE(bytes);
   auto batch = ReadParquetBatch(*bytes, Schema());

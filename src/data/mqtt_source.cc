@@ -9,7 +9,6 @@
 #include <optional>
 #include <thread>
 
-
 namespace falaj::data {
 namespace {
 

@@ -58,15 +58,14 @@ Result<std::shared_ptr<arrow::Table>> Quarantine(const std::shared_ptr<arrow::Ta
   int position = quarantined->num_columns();
   FALAJ_ASSIGN_OR_RETURN(
       quarantined,
-      FromArrow(quarantined->AddColumn(
-                    position, arrow::field(std::string(kRuleColumn), arrow::utf8(), false),
-                    std::make_shared<arrow::ChunkedArray>(rules)),
+      FromArrow(quarantined->AddColumn(position,
+                                       arrow::field(std::string(kRuleColumn), arrow::utf8(), false),
+                                       std::make_shared<arrow::ChunkedArray>(rules)),
                 "adding _falaj_rule"));
-  return FromArrow(
-      quarantined->AddColumn(position + 1,
-                             arrow::field(std::string(kRowColumn), arrow::int64(), false),
-                             std::make_shared<arrow::ChunkedArray>(rows)),
-      "adding _falaj_row");
+  return FromArrow(quarantined->AddColumn(
+                       position + 1, arrow::field(std::string(kRowColumn), arrow::int64(), false),
+                       std::make_shared<arrow::ChunkedArray>(rows)),
+                   "adding _falaj_row");
 }
 
 json CheckToJson(const CheckResult& check) {

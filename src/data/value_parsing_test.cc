@@ -11,8 +11,8 @@ namespace {
 int64_t Micros(int year, unsigned month, unsigned day, int hour = 0, int minute = 0,
                int second = 0) {
   using namespace std::chrono;
-  sys_days date = year_month_day{std::chrono::year(year), std::chrono::month(month),
-                                 std::chrono::day(day)};
+  sys_days date =
+      year_month_day{std::chrono::year(year), std::chrono::month(month), std::chrono::day(day)};
   return duration_cast<microseconds>(date.time_since_epoch() + hours(hour) + minutes(minute) +
                                      seconds(second))
       .count();
