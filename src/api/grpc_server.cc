@@ -72,6 +72,16 @@ std::string_view ClientMetadata(const grpc::ServerContext& context, std::string_
   return std::string_view(found->second.data(), found->second.size());
 }
 
+// The subject CN of the client's certificate, or "" without one. The listener requests
+// certificates only "and verify", so a certificate gRPC reports has been verified against the
+// client CA.
+std::string VerifiedCertificateCn(const grpc::ServerContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (!auth || !auth->IsPeerAuthenticated()) return "";
+  auto names = auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+  return names.empty() ? "" : std::string(names.front().data(), names.front().size());
+}
+
 // As the HTTP pipeline: a caller-supplied id is kept only if it cannot inject anything into logs.
 bool IsSafeRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxClientRequestIdLength) return false;
@@ -149,8 +159,8 @@ Result<std::shared_ptr<grpc::ServerCredentials>> Credentials(const TlsConfig& tl
   FALAJ_RETURN_IF_ERROR(CheckPemPair(cert, key, tls));
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
-  // The same client-certificate rule as the HTTP listener; callers still authenticate with a
-  // bearer credential here (a certificate identity is not mapped to a principal over gRPC).
+  // The same client-certificate rule as the HTTP listener: with client_auth on, only verified
+  // certificates complete the handshake, and Admit maps one's CN to the principal cert:<CN>.
   if (tls.client_auth != "none") {
     FALAJ_ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(tls.client_ca_file, "client CA"));
     options.client_certificate_request =
@@ -273,7 +283,8 @@ grpc::Status GrpcServer::Impl::Run(Method method, grpc::ServerContext* context, 
 Result<ModelRef> GrpcServer::Impl::Admit(Call& call, std::string_view permission,
                                          std::string_view model_name) {
   std::string_view token = security::BearerToken(ClientMetadata(call.context, "authorization"));
-  if (token.empty()) {
+  const std::string certificate_cn = VerifiedCertificateCn(call.context);
+  if (token.empty() && certificate_cn.empty()) {
     Audit(call, permission, model_name, ErrorCode::kUnauthenticated);
     return MakeError(ErrorCode::kUnauthenticated,
                      "missing 'authorization: Bearer <api key or token>' metadata");
@@ -283,7 +294,10 @@ Result<ModelRef> GrpcServer::Impl::Admit(Call& call, std::string_view permission
     return MakeError(ErrorCode::kResourceExhausted,
                      "too many failed authentications from this address");
   }
-  auto principal = services.authenticator.Authenticate(token);
+  // As over HTTP, a bearer credential wins; without one a verified client certificate's CN
+  // names the service.
+  auto principal = token.empty() ? security::ClientCertificatePrincipal(certificate_cn)
+                                 : services.authenticator.Authenticate(token);
   if (!principal) {
     if (principal.error().code == ErrorCode::kUnauthenticated) {
       (void)auth_failures_per_address.Acquire(address);

@@ -1,8 +1,10 @@
 """Helpers the serving tests share: registering model versions through the REST API, building
-KServe v2 request bodies, and XGBoost reference models trained on the spot."""
+KServe v2 request bodies, XGBoost reference models trained on the spot, and the KServe v2 gRPC
+messages and stub compiled from proto/."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import subprocess
@@ -12,6 +14,22 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def compile_grpc_stubs(out: Path):
+    """(messages, services) of proto/grpc_predict_v2.proto, generated into `out`."""
+    from grpc_tools import protoc
+
+    proto_dir = REPO / "proto"
+    code = protoc.main(["grpc_tools.protoc", f"-I{proto_dir}", f"--python_out={out}",
+                        f"--grpc_python_out={out}", str(proto_dir / "grpc_predict_v2.proto")])
+    assert code == 0, "protoc failed on proto/grpc_predict_v2.proto"
+    sys.path.insert(0, str(out))
+    try:
+        return (importlib.import_module("grpc_predict_v2_pb2"),
+                importlib.import_module("grpc_predict_v2_pb2_grpc"))
+    finally:
+        sys.path.remove(str(out))
 
 
 def register_version(server, project: str, model: str, artifact: bytes, fmt: str,

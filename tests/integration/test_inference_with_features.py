@@ -10,19 +10,17 @@ endpoints and bad requests are refused with the reason."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
-import sys
 
 import grpc
 import numpy as np
 import pytest
 import xgboost
-from grpc_tools import protoc
 from sklearn.datasets import load_breast_cancer
 
-from conftest import REPO_ROOT, cli, unique_name
-from serving_helpers import binary_request, register_version, split_binary_response
+from conftest import cli, unique_name
+from serving_helpers import (binary_request, compile_grpc_stubs, register_version,
+                             split_binary_response)
 
 # 50 000 000 + i: above 2^24, so float32 would map four neighbouring ids to one.
 FIRST_ID = 50_000_000
@@ -197,17 +195,7 @@ def test_request_time_features_follow_the_fetched_ones(server, world, cancer):
 
 @pytest.fixture(scope="module")
 def pb(tmp_path_factory):
-    out = tmp_path_factory.mktemp("grpc_gen_ifeat")
-    proto_dir = REPO_ROOT / "proto"
-    code = protoc.main(["grpc_tools.protoc", f"-I{proto_dir}", f"--python_out={out}",
-                        f"--grpc_python_out={out}", str(proto_dir / "grpc_predict_v2.proto")])
-    assert code == 0
-    sys.path.insert(0, str(out))
-    try:
-        return (importlib.import_module("grpc_predict_v2_pb2"),
-                importlib.import_module("grpc_predict_v2_pb2_grpc"))
-    finally:
-        sys.path.remove(str(out))
+    return compile_grpc_stubs(tmp_path_factory.mktemp("grpc_gen_ifeat"))
 
 
 def test_grpc_typed_and_raw_requests_match_xgboost(server, world, cancer, pb):

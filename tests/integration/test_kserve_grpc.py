@@ -7,19 +7,14 @@ HTTP."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import grpc
 import numpy as np
 import pytest
-from grpc_tools import protoc
 
-from conftest import REPO_ROOT, metric_value, parse_metrics, unique_name
-from serving_helpers import (linear_artifact, logistic, make_xgboost_models, register_version,
-                             tensor)
+from conftest import metric_value, parse_metrics, unique_name
+from serving_helpers import (compile_grpc_stubs, linear_artifact, logistic, make_xgboost_models,
+                             register_version, tensor)
 
-PROTO_DIR = REPO_ROOT / "proto"
 COEFFICIENTS = [0.8, -1.25, 0.05, 2.0]
 INTERCEPT = -0.3
 ROWS = [[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0], [-3.5, 0.25, 100.0, -1.0]]
@@ -29,17 +24,7 @@ TIMEOUT = 30.0
 @pytest.fixture(scope="session")
 def pb(tmp_path_factory):
     """The generated messages and stub, compiled into a temporary directory."""
-    out = tmp_path_factory.mktemp("grpc_gen")
-    code = protoc.main(["grpc_tools.protoc", f"-I{PROTO_DIR}", f"--python_out={out}",
-                        f"--grpc_python_out={out}", str(PROTO_DIR / "grpc_predict_v2.proto")])
-    assert code == 0, "protoc failed on proto/grpc_predict_v2.proto"
-    sys.path.insert(0, str(out))
-    try:
-        messages = importlib.import_module("grpc_predict_v2_pb2")
-        services = importlib.import_module("grpc_predict_v2_pb2_grpc")
-    finally:
-        sys.path.remove(str(out))
-    return messages, services
+    return compile_grpc_stubs(tmp_path_factory.mktemp("grpc_gen"))
 
 
 @pytest.fixture(scope="module")

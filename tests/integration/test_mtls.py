@@ -1,14 +1,18 @@
 """Mutual TLS against a real server, with a PKI made by the test: a verified client certificate
 identifies a service as cert:<CN> that role bindings name; a missing certificate (when required)
 or one from another CA fails the handshake and is audited; a bearer credential still wins over
-the certificate."""
+the certificate. Over gRPC the same rules hold: a verified certificate names the caller."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import grpc
 import pytest
 import requests
 
 from conftest import FalajServer, assert_error_shape, wait_until
+from serving_helpers import compile_grpc_stubs
 from tls_test_pki import CertificateAuthority
 
 
@@ -89,6 +93,38 @@ def test_a_bearer_credential_wins_over_the_certificate(required, pki):
     creator = [r for r in records["records"]
                if r["request_id"] == answer.headers["X-Request-Id"]]
     assert creator and creator[0]["principal"].startswith("key:")
+
+
+def test_grpc_callers_are_named_by_their_certificate(required, pki, tmp_path):
+    messages, services = compile_grpc_stubs(tmp_path)
+    assert required.post("/api/v1/projects",
+                         json={"name": "scoring", "region": "uae-north"}).status_code == 201
+
+    def metadata(pair, key=None):
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=pki["ca"].cert_file.read_bytes(),
+            private_key=Path(pair[1]).read_bytes() if pair else None,
+            certificate_chain=Path(pair[0]).read_bytes() if pair else None)
+        with grpc.secure_channel(f"localhost:{required.grpc_port}", credentials) as channel:
+            stub = services.GRPCInferenceServiceStub(channel)
+            try:
+                stub.ModelMetadata(messages.ModelMetadataRequest(name="scoring.absent"),
+                                   metadata=[("authorization", f"Bearer {key}")] if key else None,
+                                   timeout=30)
+            except grpc.RpcError as error:
+                return error.code()
+        return grpc.StatusCode.OK
+
+    scorer = tuple(pki["scorer"].pair)
+    # Without a binding the service is known but has no role; bound as a viewer it passes the
+    # permission check and learns the model does not exist.
+    assert metadata(scorer) == grpc.StatusCode.PERMISSION_DENIED
+    bound = required.request("PUT", "/api/v1/projects/scoring/members/cert:svc-scorer",
+                             json={"role": "viewer"})
+    assert bound.status_code == 200, bound.text
+    assert metadata(scorer) == grpc.StatusCode.NOT_FOUND
+    # A foreign certificate never completes the handshake.
+    assert metadata(tuple(pki["impostor"].pair), required.key) == grpc.StatusCode.UNAVAILABLE
 
 
 @pytest.mark.parametrize("cert,why", [
