@@ -86,23 +86,31 @@ Status CheckOutboundTransfer(security::ResidencyService& residency,
   return Ok();
 }
 
-Result<std::string> CheckDeployment(security::ResidencyService& residency,
-                                    projects::ProjectService& projects, const HttpRequest& request,
-                                    std::string_view node_region) {
-  FALAJ_ASSIGN_OR_RETURN(auto project, projects.Get(request.PathParam("project")));
-  if (node_region.empty()) return std::string();
+Result<security::TransferDecision> CheckNodeRegion(security::ResidencyService& residency,
+                                                   projects::ProjectService& projects,
+                                                   std::string_view project,
+                                                   std::string_view node_region) {
+  FALAJ_ASSIGN_OR_RETURN(auto found, projects.Get(project));
+  if (node_region.empty()) return security::TransferDecision{true, "", "no node region declared"};
   FALAJ_ASSIGN_OR_RETURN(auto decision,
-                         residency.CheckTransfer(project.name, project.region, node_region, ""));
+                         residency.CheckTransfer(found.name, found.region, node_region, ""));
   if (!decision.allowed) {
     return MakeError(ErrorCode::kPermissionDenied,
                      "project '{}' is pinned to region '{}' and this serving node is in region "
                      "'{}': {}",
-                     project.name, project.region, node_region, decision.reason);
+                     found.name, found.region, node_region, decision.reason);
   }
-  if (node_region != project.region) {
+  return decision;
+}
+
+Result<std::string> CheckDeployment(security::ResidencyService& residency,
+                                    projects::ProjectService& projects, const HttpRequest& request,
+                                    std::string_view node_region) {
+  const std::string project(request.PathParam("project"));
+  FALAJ_ASSIGN_OR_RETURN(auto decision, CheckNodeRegion(residency, projects, project, node_region));
+  if (decision.legal_basis != "same-region" && !decision.legal_basis.empty()) {
     log::Info("cross-region deployment allowed", {{"request_id", request.request_id},
-                                                  {"project", project.name},
-                                                  {"from_region", project.region},
+                                                  {"project", project},
                                                   {"to_region", node_region},
                                                   {"legal_basis", decision.legal_basis}});
   }

@@ -26,6 +26,16 @@ Status CheckOutboundTransfer(security::ResidencyService& residency,
                              projects::ProjectService& projects, const HttpRequest& request,
                              std::string_view project, std::vector<std::string> classes);
 
+// Whether this node (in `node_region`; "" when undeclared) may serve `project`'s models: the
+// decision when it may, PERMISSION_DENIED naming both regions when the project is pinned
+// elsewhere and no transfer policy covers the node's region. Endpoint routes check it before a
+// change and the predictor again whenever it looks a route up, so withdrawing a policy stops
+// serving as well.
+Result<security::TransferDecision> CheckNodeRegion(security::ResidencyService& residency,
+                                                   projects::ProjectService& projects,
+                                                   std::string_view project,
+                                                   std::string_view node_region);
+
 // For routes that make this node load a project's models (endpoint create and update): a node
 // of another region than the project's needs a transfer policy for the node's region. Returns
 // the legal basis ("same-region" within the region, "" when the node's region is undeclared);

@@ -15,6 +15,7 @@
 #include "api/http_server.h"
 #include "api/key_material.h"
 #include "api/request_pipeline.h"
+#include "api/residency_routes.h"
 #include "api/routes.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -264,6 +265,12 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       config.EffectiveOnlineUri().starts_with("redis"));
   parts->endpoints->SetFeatureProvider(parts->feature_provider.get());
   parts->predictor->SetFeatureProvider(parts->feature_provider.get());
+  parts->predictor->SetDeploymentGuard(
+      [&residency = *parts->residency, &projects = *parts->projects,
+       region = config.EffectiveNodeRegion()](std::string_view project) -> Status {
+        auto decision = CheckNodeRegion(residency, projects, project, region);
+        return decision ? Ok() : Status(std::unexpected(std::move(decision).error()));
+      });
   parts->ingest->OnAccepted([raw](std::string_view project, std::string_view source,
                                   const arrow::Table& rows, int64_t dataset_version) {
     return raw->materializer->OnIngested(project, source, rows, dataset_version);

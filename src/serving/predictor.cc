@@ -109,6 +109,7 @@ Result<int64_t> Predictor::LookUpVersion(std::string_view project, std::string_v
 
 Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::string_view project,
                                                                        std::string_view name) {
+  if (guard_) FALAJ_RETURN_IF_ERROR(guard_(project));
   FALAJ_ASSIGN_OR_RETURN(auto endpoint, endpoints_.Find(project, name));
   auto route = std::make_shared<Route>();
   const std::string route_key = CacheKey(project, name);

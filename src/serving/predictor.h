@@ -13,11 +13,12 @@
 // feature definitions change); its requests carry entity keys, and the model's rows are built
 // from the online store's features (feature_provider.h).
 //
-// Thread-safety: every method may be called concurrently, except SetFeatureProvider, which is
-// called once before any other.
+// Thread-safety: every method may be called concurrently, except SetFeatureProvider and
+// SetDeploymentGuard, which are called once before any other.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,11 @@ class Predictor final : public InferenceService {
   // Where endpoints' feature services are resolved; without one, an endpoint naming a feature
   // service answers UNAVAILABLE. Not owned; must outlive the predictor's use.
   void SetFeatureProvider(FeatureProvider* provider) { features_ = provider; }
+  // Asked whether this node may serve a project's models each time a route is looked up from
+  // storage (at most once per kResolutionTtl per served name): an error refuses the request
+  // with it. Data residency uses it: a node outside the project's region needs a transfer policy.
+  using DeploymentGuard = std::function<Status(std::string_view project)>;
+  void SetDeploymentGuard(DeploymentGuard guard) { guard_ = std::move(guard); }
 
   Result<InferResponse> Infer(InferRequest& request) override;
   std::optional<Result<InferResponse>> TryInferWithoutBlocking(InferRequest& request) override;
@@ -108,6 +114,7 @@ class Predictor final : public InferenceService {
   registry::ModelRegistry& registry_;
   ModelManager& models_;
   FeatureProvider* features_ = nullptr;
+  DeploymentGuard guard_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
   // target_key → the spec (and its key) that last served it, for hot swaps.

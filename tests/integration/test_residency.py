@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_error_shape
+from conftest import assert_error_shape, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,14 @@ def endpoint_outcomes(server) -> set:
 def test_deploying_on_a_node_of_another_region_needs_a_policy(foreign_node):
     base = "/api/v1/projects/bank/endpoints"
     body = {"name": "scoring", "targets": [{"model": "score", "version": 1}]}
+
+    def infer(name):
+        return foreign_node.post(f"/v2/models/bank.{name}/infer", json={"inputs": [
+            {"name": "x", "datatype": "FP32", "shape": [1, 1], "data": [2.0]}]})
+
+    # Serving the model by name loads it on this node too: refused without a policy.
+    refused = infer("score")
+    assert refused.status_code == 403 and "'eu-west'" in refused.json()["error"], refused.text
     denied = foreign_node.post(base, json=body)
     message = assert_error_shape(denied, 403, "PERMISSION_DENIED")["message"]
     assert "'uae-north'" in message and "'eu-west'" in message
@@ -128,8 +136,14 @@ def test_deploying_on_a_node_of_another_region_needs_a_policy(foreign_node):
         and line.get("request_id") == created.headers["X-Request-Id"])
     assert basis["legal_basis"] == "pdpl-art22-adequacy" and basis["to_region"] == "eu-west"
 
-    # Withdrawing the policy stops further changes (an update loads models too).
+    served = infer("scoring")
+    assert served.status_code == 200, served.text
+
+    # Withdrawing the policy stops serving (once the remembered route expires, within a second)
+    # and further changes (an update loads models too).
     assert foreign_node.delete("/api/v1/projects/bank/transfer-policies/eu-west").status_code == 204
+    wait_until(lambda: infer("scoring").status_code == 403, 30.0,
+               message="inference refused after the policy was withdrawn")
     updated = foreign_node.request("PUT", f"{base}/scoring",
                                    json={"targets": [{"model": "score", "version": 1}]})
     assert_error_shape(updated, 403, "PERMISSION_DENIED")
