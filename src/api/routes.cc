@@ -7,6 +7,7 @@
 #include "api/erasure_routes.h"
 #include "api/feature_routes.h"
 #include "api/kserve_routes.h"
+#include "api/mlflow_routes.h"
 #include "api/project_routes.h"
 #include "api/registry_routes.h"
 #include "api/residency_routes.h"
@@ -38,6 +39,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(
       AddFeatureRoutes(router, {dependencies.feature_registry, dependencies.training_sets,
                                 dependencies.materializer, dependencies.online_features}));
+  FALAJ_RETURN_IF_ERROR(AddMlflowRoutes(router, dependencies.tracking));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 
