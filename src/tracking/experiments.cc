@@ -35,6 +35,21 @@ Result<Experiment> FindExperiment(storage::Transaction& tx, std::string_view pro
   return ExperimentFromRow(rows.front());
 }
 
+// MLflow clients log to experiment "0" ("Default") when none is set, and every MLflow server has
+// it; here it is created on first reference, unless the project already uses the name.
+Status EnsureDefaultExperiment(storage::Transaction& tx, std::string_view project, int64_t now_ms) {
+  FALAJ_ASSIGN_OR_RETURN(auto rows,
+                         tx.Query("SELECT 1 FROM tracking_experiments WHERE project = ? AND "
+                                  "(experiment_id = 0 OR name = ?)",
+                                  {std::string(project), std::string(kDefaultExperimentName)}));
+  if (!rows.empty()) return Ok();
+  return tx.Run(
+      "INSERT INTO tracking_experiments (project, experiment_id, name, artifact_location, "
+      "lifecycle, tags, created_at_ms, updated_at_ms) VALUES (?, 0, ?, ?, 'active', '{}', ?, ?)",
+      {std::string(project), std::string(kDefaultExperimentName),
+       std::string("mlflow-artifacts:/0"), now_ms, now_ms});
+}
+
 }  // namespace
 
 TrackingStore::TrackingStore(storage::MetadataStore& store, const Clock& clock)
@@ -108,7 +123,11 @@ Result<Experiment> TrackingStore::GetExperiment(std::string_view project,
   FALAJ_ASSIGN_OR_RETURN(int64_t id, ParseExperimentId(experiment_id));
   Result<Experiment> found = MakeError(ErrorCode::kInternal, "not read");
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+      id == 0 ? storage::TransactionMode::kReadWrite : storage::TransactionMode::kReadOnly,
+      [&](storage::Transaction& tx) -> Status {
+        if (id == 0) {
+          FALAJ_RETURN_IF_ERROR(EnsureDefaultExperiment(tx, project, ToUnixMillis(clock_.Now())));
+        }
         found = FindExperiment(tx, project, "experiment_id", id,
                                fmt::format("with id '{}'", experiment_id));
         return Ok();

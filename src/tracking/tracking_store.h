@@ -31,7 +31,8 @@ class TrackingStore {
   // For the project ownership check: experiments in the project (of any lifecycle).
   static Result<int64_t> CountInProject(storage::Transaction& tx, std::string_view project);
 
-  // Experiments. Ids are decimal strings assigned in creation order within the project.
+  // Experiments. Ids are decimal strings assigned in creation order within the project, from 1;
+  // "0" is MLflow's Default experiment, created when first asked for.
   Result<Experiment> CreateExperiment(std::string_view project, std::string_view name,
                                       const std::map<std::string, std::string>& tags);
   Result<Experiment> GetExperiment(std::string_view project, std::string_view experiment_id);

@@ -64,6 +64,17 @@ TEST_F(TrackingStoreTest, ExperimentsAreUniquePerProjectAndHaveALifecycle) {
   EXPECT_TRUE(tracking_->GetExperimentByName("bank", "fraud-v2"));
 }
 
+TEST_F(TrackingStoreTest, TheDefaultExperimentExistsOnceAskedFor) {
+  auto fresh = tracking_->GetExperiment("fresh", "0");
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(fresh->name, kDefaultExperimentName);
+  EXPECT_TRUE(tracking_->CreateRun("fresh", {"0", "", "", {}, {}}));
+  EXPECT_EQ(tracking_->CreateExperiment("fresh", "next", {})->experiment_id, "1");
+  // A project that already named an experiment "Default" keeps it and has no experiment 0.
+  ASSERT_TRUE(tracking_->CreateExperiment("named", kDefaultExperimentName, {}));
+  EXPECT_EQ(tracking_->GetExperiment("named", "0").error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(TrackingStoreTest, RunsBelongToTheirProject) {
   tracking::Run run = NewRunIn("first");
   EXPECT_EQ(run.info.run_id.size(), 32u);

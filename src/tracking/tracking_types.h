@@ -24,6 +24,8 @@ inline constexpr size_t kMaxTagValueBytes = 8000;
 // The tag MLflow's client sets on nested runs; it is also stored as the run's parent.
 inline constexpr const char* kParentRunTag = "mlflow.parentRunId";
 inline constexpr const char* kRunNameTag = "mlflow.runName";
+// Experiment "0", which MLflow clients use when none is set; created on first reference.
+inline constexpr const char* kDefaultExperimentName = "Default";
 
 enum class Lifecycle { kActive, kDeleted };
 // Which lifecycle a search or listing returns (MLflow's ViewType).

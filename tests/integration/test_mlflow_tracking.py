@@ -70,6 +70,10 @@ def test_the_real_mlflow_client_logs_and_reads_back(server, project):
     by_name = server.get(f"{api(project)}/experiments/get-by-name",
                          params={"experiment_name": "churn"})
     assert by_name.json()["experiment"]["experiment_id"] == seen["experiment_id"]
+    # Experiment 0, where clients log when no experiment is set, exists as on any MLflow server.
+    default = server.get(f"{api(project)}/experiments/get", params={"experiment_id": "0"})
+    assert default.status_code == 200, default.text
+    assert default.json()["experiment"]["name"] == "Default"
 
 
 def mlflow_error(response, status: int, code: str) -> str:
