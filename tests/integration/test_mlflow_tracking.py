@@ -123,10 +123,12 @@ def test_mutations_are_audited_and_searches_are_not(server, project):
     base = api(project)
     server.post(f"{base}/experiments/create", json={"name": "audited"})
     server.post(f"{base}/runs/search", json={"experiment_ids": ["1"]})
-    # The platform-wide trail; the per-project view (/api/v1/projects/{p}/audit) is scoped to
-    # /api/v1/projects/{p} and does not show these yet (docs/tracking.md, "Not yet").
-    records = server.get("/api/v1/audit",
-                         params={"resource_prefix": f"/mlflow/projects/{project}/"}).json()
+    # The project's own audit view covers its MLflow routes, and not another project's.
+    other = unique_name("mlf")
+    assert server.post("/api/v1/projects", json={"name": other, "region": "uae-north"}).status_code == 201
+    server.post(f"{api(other)}/experiments/create", json={"name": "elsewhere"})
+    records = server.get(f"/api/v1/projects/{project}/audit").json()
     resources = [(r["resource"], r["action"]) for r in records["records"]]
     assert (f"{base}/experiments/create", "runs.write") in resources
+    assert all(f"/projects/{project}" in resource for resource, _ in resources)
     assert not any(resource.endswith("/runs/search") for resource, _ in resources)
