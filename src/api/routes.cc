@@ -13,6 +13,7 @@
 #include "api/residency_routes.h"
 #include "api/retention_routes.h"
 #include "api/system_routes.h"
+#include "api/tracking_routes.h"
 
 namespace falaj::api {
 
@@ -40,6 +41,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
       AddFeatureRoutes(router, {dependencies.feature_registry, dependencies.training_sets,
                                 dependencies.materializer, dependencies.online_features}));
   FALAJ_RETURN_IF_ERROR(AddMlflowRoutes(router, dependencies.tracking));
+  FALAJ_RETURN_IF_ERROR(AddTrackingRoutes(router, dependencies.tracking));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

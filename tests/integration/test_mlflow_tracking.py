@@ -70,6 +70,18 @@ def test_the_real_mlflow_client_logs_and_reads_back(server, project):
     by_name = server.get(f"{api(project)}/experiments/get-by-name",
                          params={"experiment_name": "churn"})
     assert by_name.json()["experiment"]["experiment_id"] == seen["experiment_id"]
+    # The native API sees the same runs.
+    native = server.post(f"/api/v1/projects/{project}/runs/search",
+                         json={"experiment_ids": [seen["experiment_id"]],
+                               "filter": "params.depth = '6'"})
+    assert native.status_code == 200, native.text
+    assert [r["id"] for r in native.json()["runs"]] == [best["run_id"]]
+    native_run = server.get(f"/api/v1/projects/{project}/runs/{best['run_id']}").json()
+    assert native_run["params"] == best["params"]
+    assert native_run["metrics"]["nan_metric"]["value"] == "NaN"
+    assert native_run["parent_run_id"] == seen["parent_run_id"]
+    experiments = server.get(f"/api/v1/projects/{project}/experiments").json()["experiments"]
+    assert "churn" in [e["name"] for e in experiments]
     # Experiment 0, where clients log when no experiment is set, exists as on any MLflow server.
     default = server.get(f"{api(project)}/experiments/get", params={"experiment_id": "0"})
     assert default.status_code == 200, default.text
