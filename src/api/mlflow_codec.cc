@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "common/json_fields.h"
+
 namespace falaj::api::mlflow {
 namespace {
 
@@ -112,14 +114,7 @@ Result<std::vector<std::string>> Fields::Strings(std::string_view name) const {
     if (single) values.push_back(std::move(*single));
     return values;
   }
-  auto found = body_.find(name);
-  if (found == body_.end() || found->is_null()) return values;
-  if (!found->is_array()) return BadField(name, "a list of strings");
-  for (const auto& item : *found) {
-    if (!item.is_string()) return BadField(name, "a list of strings");
-    values.push_back(item.get<std::string>());
-  }
-  return values;
+  return json::StringList(body_, name);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Fields::KeyValues(

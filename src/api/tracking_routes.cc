@@ -50,22 +50,6 @@ nlohmann::json RunJson(const tracking::Run& run) {
           {"metrics", metrics}};
 }
 
-Result<std::vector<std::string>> StringList(const nlohmann::json& body, std::string_view field) {
-  std::vector<std::string> values;
-  auto found = body.find(field);
-  if (found == body.end() || found->is_null()) return values;
-  if (!found->is_array()) {
-    return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be a list of strings", field);
-  }
-  for (const auto& item : *found) {
-    if (!item.is_string()) {
-      return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be a list of strings", field);
-    }
-    values.push_back(item.get<std::string>());
-  }
-  return values;
-}
-
 Result<HttpResponse> ListExperiments(tracking::TrackingStore& tracking,
                                      const HttpRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(auto view_text, request.QueryParam("view"));
@@ -94,8 +78,8 @@ Result<HttpResponse> SearchRuns(tracking::TrackingStore& tracking, const HttpReq
   FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(
       body, {"experiment_ids", "filter", "order_by", "view", "max_results", "page_token"}));
   tracking::RunSearch search;
-  FALAJ_ASSIGN_OR_RETURN(search.experiment_ids, StringList(body, "experiment_ids"));
-  FALAJ_ASSIGN_OR_RETURN(search.order_by, StringList(body, "order_by"));
+  FALAJ_ASSIGN_OR_RETURN(search.experiment_ids, json::StringList(body, "experiment_ids"));
+  FALAJ_ASSIGN_OR_RETURN(search.order_by, json::StringList(body, "order_by"));
   FALAJ_ASSIGN_OR_RETURN(auto filter, json::OptionalString(body, "filter"));
   FALAJ_ASSIGN_OR_RETURN(auto view, json::OptionalString(body, "view"));
   FALAJ_ASSIGN_OR_RETURN(auto max_results, json::OptionalInt(body, "max_results"));
