@@ -35,11 +35,9 @@ Result<security::AuditQuery> ParseQuery(const HttpRequest& request) {
   }
   const std::string& project = request.PathParam("project");
   if (!project.empty()) {
-    // A project's auditors see only records about that project, whatever prefix they ask for.
-    std::string scope = "/api/v1/projects/" + project;
-    if (!query.resource_prefix || !query.resource_prefix->starts_with(scope)) {
-      query.resource_prefix = scope;
-    }
+    // A project's auditors see only records about that project, whatever prefix they ask for:
+    // its REST resources and its MLflow-compatible tracking API.
+    query.resource_scopes = {"/api/v1/projects/" + project, "/mlflow/projects/" + project};
   }
   return query;
 }

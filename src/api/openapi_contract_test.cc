@@ -64,14 +64,32 @@ class OpenApiContractTest : public ::testing::Test {
     retention_ = std::make_unique<data::RetentionService>(
         *store_, *datasets_,
         [](std::string_view) -> Result<std::vector<data::DatasetPin>> { return {}; }, *audit_);
-    ASSERT_TRUE(AddAllRoutes(router_, {ready_,          metrics_,       *projects_,
-                                       *authorizer_,    *keys_,         *bindings_,
-                                       *audit_,         *residency_,    *registry_,
-                                       NoArtifacts(),   *models_,       *endpoints_,
-                                       *predictor_,     *sources_,      *datasets_,
-                                       *ingest_,        *mqtt_,         *feature_registry_,
-                                       *training_sets_, *materializer_, *online_features_,
-                                       *erasures_,      *retention_,    std::string(32, 'k')}));
+    tracking_ = std::make_unique<tracking::TrackingStore>(*store_);
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_,
+                                       metrics_,
+                                       *projects_,
+                                       *authorizer_,
+                                       *keys_,
+                                       *bindings_,
+                                       *audit_,
+                                       *residency_,
+                                       *registry_,
+                                       NoArtifacts(),
+                                       *models_,
+                                       *endpoints_,
+                                       *predictor_,
+                                       *sources_,
+                                       *datasets_,
+                                       *ingest_,
+                                       *mqtt_,
+                                       *feature_registry_,
+                                       *training_sets_,
+                                       *materializer_,
+                                       *online_features_,
+                                       *erasures_,
+                                       *retention_,
+                                       *tracking_,
+                                       std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -107,6 +125,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<features::OnlineFeatures> online_features_;
   std::unique_ptr<features::ErasureService> erasures_;
   std::unique_ptr<data::RetentionService> retention_;
+  std::unique_ptr<tracking::TrackingStore> tracking_;
   Router router_;
 };
 

@@ -19,22 +19,6 @@ nlohmann::json PolicyJson(const security::TransferPolicy& policy) {
           {"created_at", TimeOrNull(policy.created_at_ms)}};
 }
 
-Result<std::vector<std::string>> StringList(const nlohmann::json& body, std::string_view field) {
-  std::vector<std::string> values;
-  auto found = body.find(field);
-  if (found == body.end() || found->is_null()) return values;
-  if (!found->is_array()) {
-    return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be a list of strings", field);
-  }
-  for (const auto& item : *found) {
-    if (!item.is_string()) {
-      return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be a list of strings", field);
-    }
-    values.push_back(item.get<std::string>());
-  }
-  return values;
-}
-
 Result<HttpResponse> SetPolicy(security::ResidencyService& residency,
                                projects::ProjectService& projects, const HttpRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
@@ -44,7 +28,7 @@ Result<HttpResponse> SetPolicy(security::ResidencyService& residency,
   policy.to_region = request.PathParam("region");
   policy.created_by = request.principal->subject;
   FALAJ_ASSIGN_OR_RETURN(policy.legal_basis, json::RequiredString(body, "legal_basis"));
-  FALAJ_ASSIGN_OR_RETURN(policy.data_classes, StringList(body, "data_classes"));
+  FALAJ_ASSIGN_OR_RETURN(policy.data_classes, json::StringList(body, "data_classes"));
   FALAJ_ASSIGN_OR_RETURN(auto project, projects.Get(policy.project));
   FALAJ_ASSIGN_OR_RETURN(auto stored, residency.SetPolicy(policy, project.region));
   return HttpResponse::Json(200, PolicyJson(stored));
@@ -159,7 +143,7 @@ Status AddResidencyRoutes(Router& router, security::ResidencyService& residency,
                     return Answer(request, [&]() -> Result<HttpResponse> {
                       FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
                       FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"classes"}));
-                      FALAJ_ASSIGN_OR_RETURN(auto classes, StringList(body, "classes"));
+                      FALAJ_ASSIGN_OR_RETURN(auto classes, json::StringList(body, "classes"));
                       FALAJ_RETURN_IF_ERROR(
                           residency.SetRestrictedClasses(request.PathParam("project"), classes));
                       return HttpResponse::Json(200, {{"classes", classes}});

@@ -7,11 +7,13 @@
 #include "api/erasure_routes.h"
 #include "api/feature_routes.h"
 #include "api/kserve_routes.h"
+#include "api/mlflow_routes.h"
 #include "api/project_routes.h"
 #include "api/registry_routes.h"
 #include "api/residency_routes.h"
 #include "api/retention_routes.h"
 #include "api/system_routes.h"
+#include "api/tracking_routes.h"
 
 namespace falaj::api {
 
@@ -38,6 +40,8 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(
       AddFeatureRoutes(router, {dependencies.feature_registry, dependencies.training_sets,
                                 dependencies.materializer, dependencies.online_features}));
+  FALAJ_RETURN_IF_ERROR(AddMlflowRoutes(router, dependencies.tracking));
+  FALAJ_RETURN_IF_ERROR(AddTrackingRoutes(router, dependencies.tracking));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

@@ -26,6 +26,7 @@
 #include "serving/endpoint_store.h"
 #include "serving/model_manager.h"
 #include "serving/predictor.h"
+#include "tracking/tracking_store.h"
 
 namespace falaj::api {
 
@@ -53,6 +54,7 @@ struct RouteDependencies {
   features::OnlineFeatures& online_features;
   features::ErasureService& erasures;
   data::RetentionService& retention;
+  tracking::TrackingStore& tracking;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
   // Region of this serving node; "" when undeclared. Initialised so that brace-initialisers
   // stopping before it stay warning-free.

@@ -48,6 +48,7 @@
 #include "storage/blob_store.h"
 #include "storage/kv_store.h"
 #include "storage/metadata_store.h"
+#include "tracking/tracking_store.h"
 
 namespace falaj::api {
 
@@ -80,6 +81,7 @@ struct Server::Parts {
   std::unique_ptr<features::OnlineFeatures> online_features;
   std::unique_ptr<features::ErasureService> erasures;
   std::unique_ptr<data::RetentionService> retention;  // its schedule stops before storage closes
+  std::unique_ptr<tracking::TrackingStore> tracking;
   std::unique_ptr<serving::FeatureProvider> feature_provider;  // endpoints' feature services
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
@@ -168,7 +170,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &data::SourceStore::Migrations(), &data::DatasetStore::Migrations(),
         &features::FeatureRegistry::Migrations(), &features::Materializer::Migrations(),
         &features::ErasureService::Migrations(), &data::RetentionService::Migrations(),
-        &projects::ProjectService::Migrations()}) {
+        &tracking::TrackingStore::Migrations(), &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -293,6 +295,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         return pins;
       },
       *parts->audit);
+  parts->tracking = std::make_unique<tracking::TrackingStore>(*parts->metadata);
+  parts->projects->RegisterOwnershipCheck("experiments", tracking::TrackingStore::CountInProject);
   parts->projects->RegisterOwnershipCheck("retention policies",
                                           data::RetentionService::CountInProject);
   parts->projects->RegisterOwnershipCheck("feature definitions",
@@ -338,6 +342,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->online_features,
                                    *parts->erasures,
                                    *parts->retention,
+                                   *parts->tracking,
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
                                    config.EffectiveNodeRegion()}));
   parts->pipeline = std::make_unique<RequestPipeline>(

@@ -99,4 +99,20 @@ Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(
   return std::optional<Map>(std::move(map));
 }
 
+Result<std::vector<std::string>> StringList(const nlohmann::json& object, std::string_view field) {
+  std::vector<std::string> values;
+  auto found = object.find(field);
+  if (found == object.end() || found->is_null()) return values;
+  if (!found->is_array()) {
+    return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be a list of strings", field);
+  }
+  for (const auto& item : *found) {
+    if (!item.is_string()) {
+      return MakeError(ErrorCode::kInvalidArgument, "field '{}' must be a list of strings", field);
+    }
+    values.push_back(item.get<std::string>());
+  }
+  return values;
+}
+
 }  // namespace falaj::json

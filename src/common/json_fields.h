@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -30,5 +31,7 @@ Result<std::optional<bool>> OptionalBool(const nlohmann::json& object, std::stri
 // A JSON object whose values are all strings, such as labels.
 Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(
     const nlohmann::json& object, std::string_view field);
+// A JSON array of strings; empty when the field is absent or null.
+Result<std::vector<std::string>> StringList(const nlohmann::json& object, std::string_view field);
 
 }  // namespace falaj::json

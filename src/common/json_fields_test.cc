@@ -40,5 +40,14 @@ TEST(JsonFieldsTest, RejectUnknownFields) {
   EXPECT_TRUE(RejectUnknownFields(object, {"name", "nmae"}));
 }
 
+TEST(JsonFieldsStringListTest, AbsentIsEmptyAndEveryItemMustBeAString) {
+  auto object = nlohmann::json::parse(R"({"a": ["x", "y"], "b": null, "c": ["x", 1], "d": "x"})");
+  EXPECT_EQ(*StringList(object, "a"), (std::vector<std::string>{"x", "y"}));
+  EXPECT_TRUE(StringList(object, "b")->empty());
+  EXPECT_TRUE(StringList(object, "missing")->empty());
+  EXPECT_EQ(StringList(object, "c").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(StringList(object, "d").error().code, ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace falaj::json

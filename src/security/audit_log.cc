@@ -99,6 +99,17 @@ Filter MakeFilter(const AuditQuery& query) {
     filter.params.emplace_back(*query.resource_prefix);
     filter.params.emplace_back(*query.resource_prefix);
   }
+  if (!query.resource_scopes.empty()) {
+    std::string any;
+    for (const auto& scope : query.resource_scopes) {
+      any += any.empty() ? "" : " OR ";
+      any += "resource = ? OR substr(resource, 1, length(?)) = ?";
+      filter.params.emplace_back(scope);
+      filter.params.emplace_back(scope + "/");
+      filter.params.emplace_back(scope + "/");
+    }
+    filter.where += " AND (" + any + ")";
+  }
   return filter;
 }
 

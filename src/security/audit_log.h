@@ -91,6 +91,9 @@ struct AuditQuery {
   std::optional<int64_t> to_ms;    // time_ms < to_ms
   std::optional<std::string> principal;
   std::optional<std::string> resource_prefix;
+  // When not empty: only records whose resource is one of these paths or lies below one (the
+  // next character is '/'), so that scope "/api/v1/projects/a" never reaches project "ab".
+  std::vector<std::string> resource_scopes;
   // Query: at most this many (default 100, at most kMaxQueryLimit). Export: unlimited if unset.
   std::optional<int> limit;
 };

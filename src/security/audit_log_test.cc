@@ -389,6 +389,14 @@ TEST_F(AuditLogTest, QueryFiltersNewestFirst) {
   prefix.resource_prefix = "/api/v1/projects/%";
   EXPECT_TRUE(log.Query(prefix)->empty());
 
+  AuditQuery scoped;
+  scoped.resource_scopes = {"/api/v1/projects/p", "/api/v1/projects/a%_b"};
+  auto in_scope = log.Query(scoped);
+  ASSERT_TRUE(in_scope);
+  EXPECT_EQ(in_scope->size(), 1u);  // "/api/v1/projects/p1/…" is not below "/api/v1/projects/p"
+  scoped.resource_scopes = {"/api/v1/projects/p1"};
+  EXPECT_EQ(log.Query(scoped)->size(), 6u);
+
   AuditQuery zero;
   zero.limit = 0;
   EXPECT_EQ(log.Query(zero).error().code, ErrorCode::kInvalidArgument);

@@ -70,7 +70,7 @@ def concrete_path(route_path: str, world: dict) -> str:
             .replace("{path}", "model.json").replace("{alias}", "champion")
             .replace("{endpoint}", "matrix-endpoint").replace("{source}", "matrix-source")
             .replace("{dataset}", "matrix-dataset").replace("{kind}", "entity")
-            .replace("{name}", "matrix-entity"))
+            .replace("{name}", "matrix-entity").replace("{run}", "0" * 32))
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX["routes"]))

@@ -1,0 +1,53 @@
+// MLflow REST 2.0 wire conventions for the tracking routes: reading request fields (query string
+// for GET, JSON body otherwise; int64 as number or string; doubles also as "NaN", "Infinity",
+// "-Infinity"), writing experiments, runs and metrics in MLflow's shapes, and errors as
+// {"error_code", "message"} with MLflow's status mapping. Stateless and thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http_types.h"
+#include "common/result.h"
+#include "tracking/tracking_types.h"
+
+namespace falaj::api::mlflow {
+
+// The fields of one MLflow request, wherever the method puts them.
+class Fields {
+ public:
+  static Result<Fields> Read(const HttpRequest& request);
+
+  Result<std::optional<std::string>> String(std::string_view name) const;
+  Result<std::string> RequiredString(std::string_view name) const;
+  Result<std::optional<int64_t>> Int(std::string_view name) const;
+  Result<std::optional<double>> Double(std::string_view name) const;
+  // A JSON array of strings; [] when absent. Only in bodies.
+  Result<std::vector<std::string>> Strings(std::string_view name) const;
+  // [{key, value}] as ordered pairs; [] when absent. Only in bodies.
+  Result<std::vector<std::pair<std::string, std::string>>> KeyValues(std::string_view name) const;
+  // [{key, value, timestamp, step}]; [] when absent. Only in bodies.
+  Result<std::vector<tracking::MetricPoint>> Metrics(std::string_view name) const;
+  // run_id, or the deprecated run_uuid that older clients send.
+  Result<std::string> RunId() const;
+
+ private:
+  const HttpRequest* request_ = nullptr;
+  nlohmann::json body_;  // null for GET
+};
+
+// NaN and ±Inf as MLflow's strings; every other value as a JSON number.
+nlohmann::json DoubleJson(double value);
+nlohmann::json ExperimentJson(const tracking::Experiment& experiment);
+nlohmann::json RunInfoJson(const tracking::RunInfo& info);
+nlohmann::json RunJson(const tracking::Run& run);
+nlohmann::json MetricJson(const tracking::MetricPoint& metric);
+tracking::ViewType ParseViewType(std::string_view text);
+
+// {"error_code": …, "message": …} with the HTTP status MLflow's clients expect for it.
+HttpResponse ErrorResponse(const Error& error);
+
+}  // namespace falaj::api::mlflow

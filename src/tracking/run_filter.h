@@ -1,0 +1,71 @@
+// The MLflow run-search language: filters such as
+//   metrics.auc > 0.8 and params.depth = '6' and tags.team ILIKE 'risk%'
+//     and attributes.status = 'FINISHED'
+// (conditions joined by AND; comparators = != < <= > >= for numbers, = != LIKE ILIKE for
+// strings) and order_by clauses such as "metrics.auc DESC". Parsing is strict: anything else is
+// INVALID_ARGUMENT naming the position (0-based) of the offending text. Evaluation is on a loaded
+// Run, so every metadata backend searches identically. Immutable after parsing; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+#include "tracking/tracking_types.h"
+
+namespace falaj::tracking {
+
+enum class EntityKind { kMetric, kParam, kTag, kAttribute };
+enum class Comparator {
+  kEqual,
+  kNotEqual,
+  kLess,
+  kLessEqual,
+  kGreater,
+  kGreaterEqual,
+  kLike,
+  kILike
+};
+
+struct Identifier {
+  EntityKind kind = EntityKind::kAttribute;
+  std::string key;  // metric/param/tag key, or attribute name (status, start_time …)
+};
+
+struct Condition {
+  Identifier identifier;
+  Comparator comparator = Comparator::kEqual;
+  std::variant<double, std::string> value;
+};
+
+class RunFilter {
+ public:
+  // "" (or only spaces) yields a filter that matches every run.
+  static Result<RunFilter> Parse(std::string_view text);
+  bool Matches(const Run& run) const;
+  const std::vector<Condition>& conditions() const { return conditions_; }
+
+ private:
+  std::vector<Condition> conditions_;
+};
+
+struct OrderKey {
+  Identifier identifier;
+  bool ascending = true;
+};
+
+// Orders runs by the given clauses, then start_time DESC, then run_id: MLflow's tie-breakers,
+// which also make pages stable. Runs lacking an ordered value sort after those that have one.
+class RunOrder {
+ public:
+  static Result<RunOrder> Parse(const std::vector<std::string>& clauses);
+  // True when `a` comes strictly before `b`.
+  bool Before(const Run& a, const Run& b) const;
+
+ private:
+  std::vector<OrderKey> keys_;
+};
+
+}  // namespace falaj::tracking

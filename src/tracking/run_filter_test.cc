@@ -1,0 +1,93 @@
+#include "tracking/run_filter.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace falaj::tracking {
+namespace {
+
+Run SampleRun() {
+  Run run;
+  run.info.run_id = "0123456789abcdef0123456789abcdef";
+  run.info.run_name = "Lucky-Run";
+  run.info.status = "FINISHED";
+  run.info.start_time_ms = 1000;
+  run.latest_metrics = {{"auc", 0.9, 1, 0},
+                        {"loss", std::numeric_limits<double>::quiet_NaN(), 1, 0}};
+  run.params = {{"depth", "6"}};
+  run.tags = {{"team", "risk"}, {"odd key", "it's"}};
+  return run;
+}
+
+bool Matches(std::string_view filter) {
+  auto parsed = RunFilter::Parse(filter);
+  EXPECT_TRUE(parsed) << filter << ": " << parsed.error().message;
+  return parsed && parsed->Matches(SampleRun());
+}
+
+TEST(RunFilterTest, EveryNumericComparator) {
+  EXPECT_TRUE(Matches("metrics.auc = 0.9"));
+  EXPECT_TRUE(Matches("metrics.auc != 0.8"));
+  EXPECT_TRUE(Matches("metrics.auc < 1"));
+  EXPECT_TRUE(Matches("metrics.auc <= 0.9"));
+  EXPECT_TRUE(Matches("metrics.auc > 0.8"));
+  EXPECT_TRUE(Matches("metrics.auc >= 0.9"));
+  EXPECT_FALSE(Matches("metrics.auc > 0.9"));
+  EXPECT_FALSE(Matches("metrics.auc < 9e-1"));
+  EXPECT_TRUE(Matches("attributes.start_time >= 1000"));
+  EXPECT_FALSE(Matches("attributes.end_time > 0"));  // no end time: never matches
+}
+
+TEST(RunFilterTest, NanAndMissingKeysNeverCompareTrueExceptNotEqual) {
+  EXPECT_FALSE(Matches("metrics.loss > 0"));
+  EXPECT_FALSE(Matches("metrics.loss = 0"));
+  EXPECT_TRUE(Matches("metrics.loss != 0"));
+  EXPECT_FALSE(Matches("metrics.missing != 0"));
+}
+
+TEST(RunFilterTest, StringsAndQuoting) {
+  EXPECT_TRUE(Matches("params.depth = '6' and tags.team = \"risk\""));
+  EXPECT_TRUE(Matches("params.depth != '7'"));
+  EXPECT_TRUE(Matches("tags.`odd key` = 'it''s'"));
+  EXPECT_TRUE(Matches("tags.\"odd key\" = 'it\\'s'"));
+  EXPECT_TRUE(Matches("attributes.status = 'FINISHED' AND run.run_name LIKE 'Lucky%'"));
+  EXPECT_FALSE(Matches("attributes.run_name LIKE 'lucky%'"));
+  EXPECT_TRUE(Matches("attributes.run_name ILIKE 'lucky_run'"));
+  EXPECT_TRUE(Matches("tags.team LIKE '%i%k'"));
+  EXPECT_TRUE(Matches("attributes.run_id = '0123456789abcdef0123456789abcdef'"));
+  EXPECT_TRUE(Matches("   "));
+}
+
+void ExpectError(std::string_view filter, std::string_view fragment) {
+  auto parsed = RunFilter::Parse(filter);
+  ASSERT_FALSE(parsed) << filter;
+  EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(parsed.error().message.find(fragment), std::string::npos) << parsed.error().message;
+}
+
+TEST(RunFilterTest, MalformedFiltersNameThePosition) {
+  ExpectError("metrics.auc >", "position 13");
+  ExpectError("auc > 1", "position 0");
+  ExpectError("metrics.auc > 1 or metrics.auc < 0", "position 16: expected AND");
+  ExpectError("metrics.auc ~ 1", "position 12: expected a comparator");
+  ExpectError("metrics.auc > '1'", "expected a number");
+  ExpectError("params.depth = 6", "expected a quoted string");
+  ExpectError("params.depth > '6'", "strings support only");
+  ExpectError("metrics.auc LIKE 1", "LIKE and ILIKE");
+  ExpectError("tags.team = 'risk", "unterminated string");
+  ExpectError("attributes.colour = 'red'", "unknown attribute");
+  ExpectError("metrics. > 1", "expected a key");
+  ExpectError("metrics.auc > 1; DROP TABLE tracking_runs", "position 15");
+  ExpectError(std::string(20000, 'a'), "longer than");
+  ExpectError(std::string("metrics.a > 1 and ") + '\0', "expected an identifier");
+}
+
+TEST(RunOrderTest, ParsesDirectionsAndRejectsJunk) {
+  EXPECT_TRUE(RunOrder::Parse({"metrics.auc DESC", "attributes.start_time", "params.x asc"}));
+  EXPECT_FALSE(RunOrder::Parse({"metrics.auc sideways"}));
+  EXPECT_FALSE(RunOrder::Parse({"auc"}));
+}
+
+}  // namespace
+}  // namespace falaj::tracking
