@@ -23,6 +23,7 @@ constexpr ErrorCodeRow kErrorTable[] = {
     {ErrorCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405, 12},
     {ErrorCode::kUnavailable, "UNAVAILABLE", 503, 14},
     {ErrorCode::kDeadlineExceeded, "DEADLINE_EXCEEDED", 504, 4},
+    {ErrorCode::kCancelled, "CANCELLED", 409, 1},
     {ErrorCode::kDataLoss, "DATA_LOSS", 500, 15},
     {ErrorCode::kUnimplemented, "UNIMPLEMENTED", 501, 12},
     {ErrorCode::kInternal, "INTERNAL", 500, 13},

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kMethodNotAllowed,
   kUnavailable,
   kDeadlineExceeded,
+  kCancelled,  // the caller asked the work to stop (a cancelled job)
   kDataLoss,
   kUnimplemented,
   kInternal,

@@ -25,6 +25,7 @@ TEST(ErrorTest, EveryCodeHasANameAndStatus) {
       {ErrorCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405},
       {ErrorCode::kUnavailable, "UNAVAILABLE", 503},
       {ErrorCode::kDeadlineExceeded, "DEADLINE_EXCEEDED", 504},
+      {ErrorCode::kCancelled, "CANCELLED", 409},
       {ErrorCode::kDataLoss, "DATA_LOSS", 500},
       {ErrorCode::kUnimplemented, "UNIMPLEMENTED", 501},
       {ErrorCode::kInternal, "INTERNAL", 500},
