@@ -43,13 +43,13 @@ class TrackingRecorder : public TrialObserver {
                 {kTuningTrialTag, std::to_string(trial.number)}};
     auto created = tracking_.CreateRun(project_, std::move(run));
     if (!created) return Remember(created.error());
+    // In batches of what one may hold; a space rarely has more than a few dozen parameters.
     tracking::Batch batch;
     for (const auto& [name, value] : trial.params.items()) {
       batch.params.emplace_back(name, ParamText(value));
+      if (batch.params.size() == tracking::kMaxBatchParams) Log(created->info.run_id, batch);
     }
-    if (auto logged = tracking_.LogBatch(project_, created->info.run_id, batch); !logged) {
-      Remember(logged.error());
-    }
+    if (!batch.params.empty()) Log(created->info.run_id, batch);
     std::lock_guard lock(mu_);
     run_ids_[trial.number] = created->info.run_id;
   }
@@ -58,22 +58,17 @@ class TrackingRecorder : public TrialObserver {
     const std::string run_id = RunId(trial.number);
     if (run_id.empty()) return;  // its creation failed and was remembered
     const int64_t now = ToUnixMillis(clock_.Now());
-    std::vector<tracking::MetricPoint> points;
-    for (const auto& [step, value] : trial.curve) points.push_back({metric_, value, now, step});
-    if (trial.value) points.push_back({"final_" + metric_, *trial.value, now, trial.resource});
-    tracking::Batch tags;
-    tags.tags = {{kTuningOutcomeTag, std::string(TrialOutcomeName(trial.outcome))},
-                 {kTuningReasonTag, trial.reason.substr(0, tracking::kMaxTagValueBytes)}};
-    Status status = tracking_.LogBatch(project_, run_id, tags);
-    // Chunked to what one batch may hold; a boosting run can have thousands of rounds.
-    for (size_t i = 0; status && i < points.size(); i += tracking::kMaxBatchMetrics) {
-      tracking::Batch batch;
-      const size_t end = std::min(points.size(), i + tracking::kMaxBatchMetrics);
-      batch.metrics.assign(points.begin() + static_cast<std::ptrdiff_t>(i),
-                           points.begin() + static_cast<std::ptrdiff_t>(end));
-      status = tracking_.LogBatch(project_, run_id, batch);
+    tracking::Batch batch;
+    batch.tags = {{kTuningOutcomeTag, std::string(TrialOutcomeName(trial.outcome))},
+                  {kTuningReasonTag, trial.reason.substr(0, tracking::kMaxTagValueBytes)}};
+    // In batches of what one may hold: a boosting run can have thousands of rounds.
+    for (const auto& [step, value] : trial.curve) {
+      batch.metrics.push_back({metric_, value, now, step});
+      if (batch.metrics.size() == tracking::kMaxBatchMetrics) Log(run_id, batch);
     }
-    if (!status) Remember(status.error());
+    if (trial.value)
+      batch.metrics.push_back({"final_" + metric_, *trial.value, now, trial.resource});
+    Log(run_id, batch);
     auto updated = tracking_.UpdateRun(
         project_, run_id, {std::string(RunStatusFor(trial.outcome)), now, std::nullopt});
     if (!updated) Remember(updated.error());
@@ -92,6 +87,13 @@ class TrackingRecorder : public TrialObserver {
   }
 
  private:
+  // Logs and clears `batch`, remembering a failure.
+  void Log(const std::string& run_id, tracking::Batch& batch) {
+    if (auto logged = tracking_.LogBatch(project_, run_id, batch); !logged) {
+      Remember(logged.error());
+    }
+    batch = {};
+  }
   void Remember(const Error& error) {
     std::lock_guard lock(mu_);
     if (!error_) error_ = error;

@@ -166,6 +166,23 @@ TEST_F(TuningServiceTest, AStudyWhoseTrialsAllFailIsFailed) {
   EXPECT_EQ(StudyRun().info.status, "FAILED");
 }
 
+TEST_F(TuningServiceTest, LongCurvesAreLoggedInFullAcrossBatches) {
+  CurveRunner runner;
+  NullTaskContext context;
+  json spec = {{"space", QualitySpace()},
+               {"max_trials", 1},
+               {"asha", {{"max_resource", 2500}}},  // more points than one batch holds
+               {"experiment", "tuning-test"}};
+  auto result = service_->Run("shop", spec, runner, context);
+  ASSERT_TRUE(result) << result.error().message;
+  const std::string run_id = (*result)["best"]["run_id"];
+  auto history = tracking_->MetricHistory("shop", run_id, "auc", 5000, "");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->metrics.size(), 2500u);
+  EXPECT_EQ(history->metrics.back().step, 2500);
+  EXPECT_EQ(StudyRun().params.at("algorithm"), "random");
+}
+
 TEST_F(TuningServiceTest, ABadSpecRecordsNothing) {
   CurveRunner runner;
   NullTaskContext context;
