@@ -88,8 +88,7 @@ Result<TuningSpec> ParseTuningSpec(const nlohmann::json& spec) {
     parsed.max_seconds = seconds->get<double>();
   }
   if (auto seed = spec.find("seed"); seed != spec.end() && !seed->is_null()) {
-    if (!seed->is_number_integer() ||
-        (seed->is_number_integer() && !seed->is_number_unsigned() && seed->get<int64_t>() < 0)) {
+    if (!seed->is_number_integer() || (!seed->is_number_unsigned() && seed->get<int64_t>() < 0)) {
       return MakeError(ErrorCode::kInvalidArgument, "field 'seed' must be a non-negative integer");
     }
     parsed.seed = seed->get<uint64_t>();
