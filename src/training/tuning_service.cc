@@ -5,6 +5,8 @@
 #include <map>
 #include <mutex>
 
+#include "tracking/tracking_validation.h"
+
 namespace falaj::training {
 namespace {
 
@@ -130,6 +132,20 @@ json TrialJson(const TrialRecord& trial, const std::string& run_id) {
           {"end_seconds", trial.end_seconds}};
 }
 
+// Fails before anything is recorded if a parameter or the metric could not be logged.
+Status CheckTrackingKeys(const TuningSpec& spec, const StudyOptions& options) {
+  for (const auto& param : spec.space.params()) {
+    if (auto valid = tracking::ValidateKey("param", param.name); !valid) {
+      return MakeError(ErrorCode::kInvalidArgument, "field 'space.{}': {}", param.name,
+                       valid.error().message);
+    }
+  }
+  if (auto valid = tracking::ValidateKey("metric", "final_" + options.metric); !valid) {
+    return MakeError(ErrorCode::kInvalidArgument, "field 'metric': {}", valid.error().message);
+  }
+  return Ok();
+}
+
 }  // namespace
 
 std::string_view RunStatusFor(TrialOutcome outcome) {
@@ -177,6 +193,7 @@ Result<nlohmann::json> TuningService::Run(std::string_view project, const Tuning
                                           TrialRunner& runner, TaskContext& context) {
   StudyOptions options = MakeStudyOptions(spec, runner);
   options.clock = &clock_;
+  FALAJ_RETURN_IF_ERROR(CheckTrackingKeys(spec, options));
   FALAJ_ASSIGN_OR_RETURN(auto experiment_id, ResolveExperiment(project, spec.experiment));
 
   tracking::NewRun study_run;

@@ -193,6 +193,15 @@ TEST_F(TuningServiceTest, ABadSpecRecordsNothing) {
   EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(result.error().message.find("asha.reduction_factor"), std::string::npos);
   EXPECT_EQ(runner.calls.load(), 0);
+  // A parameter name that tracking could not log is refused before anything runs.
+  json untrackable = Spec(3);
+  untrackable["space"]["../q"] = {{"type", "uniform"}, {"low", 0}, {"high", 1}};
+  result = service_->Run("shop", untrackable, runner, context);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(result.error().message.find("'space.../q'"), std::string::npos)
+      << result.error().message;
+  EXPECT_EQ(runner.calls.load(), 0);
   EXPECT_EQ(tracking_->GetExperimentByName("shop", "tuning-test").error().code,
             ErrorCode::kNotFound);
 }
