@@ -35,6 +35,7 @@ Run with the project venv (optuna, xgboost and scikit-learn are in python/requir
 import argparse
 import json
 import pathlib
+import threading
 import time
 import urllib.request
 
@@ -107,7 +108,7 @@ def run_optuna(name, sampler, pruner, data, args):
     x_train, x_valid, y_train, y_valid = data
     dtrain = xgb.DMatrix(x_train, label=y_train)
     dvalid = xgb.DMatrix(x_valid, label=y_valid)
-    rounds_spent = [0]
+    rounds_spent, lock = [0], threading.Lock()  # trials run on threads with --parallelism
 
     def objective(trial):
         params = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist",
@@ -117,7 +118,8 @@ def run_optuna(name, sampler, pruner, data, args):
             xgb.train(params, dtrain, num_boost_round=args.rounds, evals=[(dvalid, "valid")],
                       verbose_eval=False, callbacks=[progress])
         finally:
-            rounds_spent[0] += progress.rounds
+            with lock:
+                rounds_spent[0] += progress.rounds
         return progress.auc  # the final round's AUC, as Falaj's trials report
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
