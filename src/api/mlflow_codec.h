@@ -4,6 +4,8 @@
 // {"error_code", "message"} with MLflow's status mapping. Stateless and thread-safe.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "api/http_types.h"
+#include "api/router.h"
 #include "common/result.h"
 #include "tracking/tracking_types.h"
 
@@ -49,5 +52,23 @@ tracking::ViewType ParseViewType(std::string_view text);
 
 // {"error_code": …, "message": …} with the HTTP status MLflow's clients expect for it.
 HttpResponse ErrorResponse(const Error& error);
+
+// An error the request pipeline answered before any MLflow handler ran (401, 403, unknown
+// project or route, 413, 429) in Falaj's shape, rewritten to MLflow's; status and headers stay.
+void ReshapePipelineError(HttpResponse& response, bool unknown_route);
+
+// The filters MLflow's clients send for logged models and model versions: `key = 'value'`
+// clauses (either quote) joined by AND, keys among `keys` ("attributes." prefix allowed). Anything
+// else is refused by name rather than ignored.
+Result<std::map<std::string, std::string>> ParseEqualityFilter(
+    std::string_view filter, const std::vector<std::string_view>& keys);
+
+// The body of a JSON MLflow endpoint: its fields in, its answer out.
+using JsonBody = std::function<Result<nlohmann::json>(const Fields&, HttpRequest&)>;
+
+// A worker route answering `body`'s JSON or MLflow's error shape. Write routes are audited; read
+// routes (POST searches included) are not.
+Route JsonRoute(std::string method, std::string pattern, std::string permission, bool write,
+                JsonBody body);
 
 }  // namespace falaj::api::mlflow

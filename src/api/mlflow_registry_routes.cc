@@ -1,0 +1,415 @@
+// MLflow's model registry API mapped onto Falaj's ModelRegistry (no second registry): registered
+// models are Falaj models, MLflow version numbers are Falaj version numbers and MLflow aliases
+// are Falaj aliases, so an alias set through MLflow moves what Falaj endpoints serve. Creating a
+// version resolves its source to uploaded artifacts (mlflow_model_source.h) and registers them
+// as a signed Falaj version; its files are also frozen under _registry/<model>/<version> in the
+// artifact index, which is what get-download-uri (and so models:/name@alias) answers.
+// Not mapped: stages (deprecated by MLflow; use aliases), renames, and changing a version's
+// description or tags after registration (Falaj versions are immutable).
+#include "api/mlflow_codec.h"
+#include "api/mlflow_model_source.h"
+#include "api/mlflow_routes.h"
+#include "tracking/tracking_validation.h"
+
+namespace falaj::api {
+namespace {
+
+using mlflow::Fields;
+using Services = MlflowServices;
+
+constexpr size_t kMaxSearchResults = 1000;
+
+const std::string& Project(const HttpRequest& request) { return request.PathParam("project"); }
+
+nlohmann::json KeyValueJson(const std::map<std::string, std::string>& entries) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [key, value] : entries) list.push_back({{"key", key}, {"value", value}});
+  return list;
+}
+
+std::string LineageText(const registry::ModelVersion& version, std::string_view key) {
+  auto mlflow = version.lineage.find("mlflow");
+  if (mlflow == version.lineage.end() || !mlflow->is_object()) return "";
+  auto found = mlflow->find(key);
+  return found != mlflow->end() && found->is_string() ? found->get<std::string>() : "";
+}
+
+nlohmann::json VersionJson(const registry::ModelVersion& version) {
+  nlohmann::json json = {{"name", version.model},
+                         {"version", std::to_string(version.version)},
+                         {"creation_timestamp", version.created_at_ms},
+                         {"last_updated_timestamp", version.created_at_ms},
+                         {"user_id", version.created_by},
+                         {"current_stage", "None"},
+                         {"description", ""},
+                         {"source", LineageText(version, "source")},
+                         {"run_id", LineageText(version, "run_id")},
+                         {"status", "READY"},
+                         {"tags", KeyValueJson(version.tags)},
+                         {"aliases", version.aliases}};
+  if (auto model_id = LineageText(version, "model_id"); !model_id.empty()) {
+    json["model_id"] = model_id;
+  }
+  return json;
+}
+
+Result<nlohmann::json> ModelJson(const Services& s, const registry::Model& model) {
+  FALAJ_ASSIGN_OR_RETURN(auto versions, s.registry.ListVersions(model.project, model.name));
+  nlohmann::json aliases = nlohmann::json::array();
+  for (const auto& version : versions) {
+    for (const auto& alias : version.aliases) {
+      aliases.push_back({{"alias", alias}, {"version", std::to_string(version.version)}});
+    }
+  }
+  nlohmann::json json = {{"name", model.name},
+                         {"creation_timestamp", model.created_at_ms},
+                         {"last_updated_timestamp", model.updated_at_ms},
+                         {"user_id", model.created_by},
+                         {"description", model.description},
+                         {"tags", KeyValueJson(model.tags)},
+                         {"aliases", aliases}};
+  if (!versions.empty()) {
+    auto latest =
+        std::max_element(versions.begin(), versions.end(),
+                         [](const auto& a, const auto& b) { return a.version < b.version; });
+    json["latest_versions"] = nlohmann::json::array({VersionJson(*latest)});
+  }
+  return json;
+}
+
+Result<int64_t> VersionField(const Fields& fields) {
+  FALAJ_ASSIGN_OR_RETURN(auto version, fields.Int("version"));
+  if (!version || *version < 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "field 'version' must be a version number of 1 or more");
+  }
+  return *version;
+}
+
+std::unexpected<Error> NotMapped(std::string_view what, std::string_view instead) {
+  return MakeError(ErrorCode::kUnimplemented, "{} is not supported by Falaj: {}", what, instead);
+}
+
+Result<nlohmann::json> CreateModel(const Services& s, const Fields& fields, HttpRequest& request) {
+  registry::Model model;
+  model.project = Project(request);
+  FALAJ_ASSIGN_OR_RETURN(model.name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto description, fields.String("description"));
+  FALAJ_ASSIGN_OR_RETURN(auto tags, fields.KeyValues("tags"));
+  model.description = description.value_or("");
+  model.tags = {tags.begin(), tags.end()};
+  model.created_by = request.principal ? request.principal->subject : "";
+  FALAJ_ASSIGN_OR_RETURN(auto created, s.registry.CreateModel(std::move(model)));
+  FALAJ_ASSIGN_OR_RETURN(auto json, ModelJson(s, created));
+  return nlohmann::json{{"registered_model", json}};
+}
+
+Result<nlohmann::json> GetModel(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto model, s.registry.GetModel(Project(request), name));
+  FALAJ_ASSIGN_OR_RETURN(auto json, ModelJson(s, model));
+  return nlohmann::json{{"registered_model", json}};
+}
+
+Result<nlohmann::json> UpdateModel(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto description, fields.String("description"));
+  FALAJ_ASSIGN_OR_RETURN(auto model,
+                         s.registry.UpdateModel(Project(request), name, description, std::nullopt));
+  FALAJ_ASSIGN_OR_RETURN(auto json, ModelJson(s, model));
+  return nlohmann::json{{"registered_model", json}};
+}
+
+// MLflow deletes a registered model with its versions and aliases; Falaj still refuses when an
+// endpoint serves one of the versions.
+Result<nlohmann::json> DeleteModel(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  const std::string& project = Project(request);
+  FALAJ_ASSIGN_OR_RETURN(auto versions, s.registry.ListVersions(project, name));
+  for (const auto& version : versions) {
+    for (const auto& alias : version.aliases) {
+      FALAJ_RETURN_IF_ERROR(s.registry.DeleteAlias(project, name, alias));
+    }
+    FALAJ_RETURN_IF_ERROR(s.registry.DeleteVersion(project, name, version.version));
+  }
+  FALAJ_RETURN_IF_ERROR(s.registry.DeleteModel(project, name));
+  return nlohmann::json::object();
+}
+
+Result<nlohmann::json> SearchModels(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto filter, fields.String("filter"));
+  FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
+  FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
+  if (max_results && (*max_results < 1 || *max_results > int64_t{kMaxSearchResults})) {
+    return MakeError(ErrorCode::kInvalidArgument, "max_results must be between 1 and {}",
+                     kMaxSearchResults);
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto wanted, mlflow::ParseEqualityFilter(filter.value_or(""), {"name"}));
+  FALAJ_ASSIGN_OR_RETURN(size_t offset, tracking::DecodePageToken(token.value_or("")));
+  FALAJ_ASSIGN_OR_RETURN(auto models, s.registry.ListModels(Project(request)));
+  std::erase_if(models, [&](const auto& model) {
+    return wanted.contains("name") && model.name != wanted["name"];
+  });
+  size_t limit = static_cast<size_t>(max_results.value_or(100));
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = offset; i < models.size() && i < offset + limit; ++i) {
+    FALAJ_ASSIGN_OR_RETURN(auto json, ModelJson(s, models[i]));
+    list.push_back(std::move(json));
+  }
+  nlohmann::json answer = {{"registered_models", list}};
+  if (offset + limit < models.size()) {
+    answer["next_page_token"] = tracking::EncodePageToken(offset + limit);
+  }
+  return answer;
+}
+
+// Stages are gone in MLflow 3; every version is in stage "None", so the latest is the newest.
+Result<nlohmann::json> LatestVersions(const Services& s, const Fields& fields,
+                                      HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto stages, fields.Strings("stages"));
+  FALAJ_ASSIGN_OR_RETURN(auto versions, s.registry.ListVersions(Project(request), name));
+  nlohmann::json list = nlohmann::json::array();
+  bool none_wanted = stages.empty() || std::find_if(stages.begin(), stages.end(), [](auto& x) {
+                                         return x == "None" || x == "none";
+                                       }) != stages.end();
+  if (!versions.empty() && none_wanted) {
+    list.push_back(VersionJson(
+        *std::max_element(versions.begin(), versions.end(),
+                          [](const auto& a, const auto& b) { return a.version < b.version; })));
+  }
+  return nlohmann::json{{"model_versions", list}};
+}
+
+// Registered-model tags: set-tag adds or replaces one, delete-tag removes one.
+Result<nlohmann::json> ChangeModelTag(const Services& s, const Fields& fields, HttpRequest& request,
+                                      bool set) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto key, fields.RequiredString("key"));
+  FALAJ_ASSIGN_OR_RETURN(auto value, fields.String("value"));
+  FALAJ_ASSIGN_OR_RETURN(auto model, s.registry.GetModel(Project(request), name));
+  if (set) {
+    model.tags[key] = value.value_or("");
+  } else if (model.tags.erase(key) == 0) {
+    return MakeError(ErrorCode::kNotFound, "registered model '{}' has no tag '{}'", name, key);
+  }
+  auto updated = s.registry.UpdateModel(Project(request), name, std::nullopt, model.tags);
+  if (!updated) return std::unexpected(updated.error());
+  return nlohmann::json::object();
+}
+
+Result<nlohmann::json> SetModelTag(const Services& s, const Fields& fields, HttpRequest& request) {
+  return ChangeModelTag(s, fields, request, true);
+}
+
+Result<nlohmann::json> DeleteModelTag(const Services& s, const Fields& fields,
+                                      HttpRequest& request) {
+  return ChangeModelTag(s, fields, request, false);
+}
+
+Result<nlohmann::json> CreateVersion(const Services& s, const Fields& fields,
+                                     HttpRequest& request) {
+  const std::string& project = Project(request);
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto source, fields.RequiredString("source"));
+  FALAJ_ASSIGN_OR_RETURN(auto run_id, fields.String("run_id"));
+  FALAJ_ASSIGN_OR_RETURN(auto model_id, fields.String("model_id"));
+  FALAJ_ASSIGN_OR_RETURN(auto tags, fields.KeyValues("tags"));
+  FALAJ_ASSIGN_OR_RETURN(auto description, fields.String("description"));
+  if (description && !description->empty()) {
+    return NotMapped("a model version description",
+                     "versions are immutable; describe the registered model instead");
+  }
+  // Checked first so that an unknown model is RESOURCE_DOES_NOT_EXIST, not a source error.
+  FALAJ_ASSIGN_OR_RETURN(auto model, s.registry.GetModel(project, name));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto resolved,
+      mlflow::ResolveModelSource(s, project, source, run_id.value_or(""), model_id.value_or("")));
+  registry::NewVersion version;
+  version.format = resolved.format;
+  version.files = resolved.files;
+  version.tags = {tags.begin(), tags.end()};
+  version.created_by = request.principal ? request.principal->subject : "";
+  version.lineage = {{"mlflow", {{"source", source}, {"run_id", resolved.run_id}}}};
+  if (!resolved.model_id.empty()) version.lineage["mlflow"]["model_id"] = resolved.model_id;
+  if (!resolved.run_id.empty()) version.lineage["run_id"] = resolved.run_id;
+  FALAJ_ASSIGN_OR_RETURN(auto created,
+                         s.registry.RegisterVersion(project, name, std::move(version)));
+  // The registered files, frozen where downloads of this version read them.
+  std::string frozen = mlflow::RegistryDirectory(name, created.version);
+  for (const auto& file : created.files) {
+    FALAJ_RETURN_IF_ERROR(
+        s.artifact_index.Put(project, frozen + "/" + file.path, file.sha256, file.size));
+  }
+  return nlohmann::json{{"model_version", VersionJson(created)}};
+}
+
+Result<nlohmann::json> GetVersion(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto number, VersionField(fields));
+  FALAJ_ASSIGN_OR_RETURN(auto version, s.registry.GetVersion(Project(request), name, number));
+  return nlohmann::json{{"model_version", VersionJson(version)}};
+}
+
+Result<nlohmann::json> UpdateVersion(const Services& s, const Fields& fields,
+                                     HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto number, VersionField(fields));
+  FALAJ_ASSIGN_OR_RETURN(auto description, fields.String("description"));
+  FALAJ_ASSIGN_OR_RETURN(auto version, s.registry.GetVersion(Project(request), name, number));
+  if (description && !description->empty()) {
+    return NotMapped("changing a model version's description", "versions are immutable");
+  }
+  return nlohmann::json{{"model_version", VersionJson(version)}};
+}
+
+Result<nlohmann::json> DeleteVersion(const Services& s, const Fields& fields,
+                                     HttpRequest& request) {
+  const std::string& project = Project(request);
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto number, VersionField(fields));
+  FALAJ_ASSIGN_OR_RETURN(auto version, s.registry.GetVersion(project, name, number));
+  // MLflow drops a deleted version's aliases with it.
+  for (const auto& alias : version.aliases) {
+    FALAJ_RETURN_IF_ERROR(s.registry.DeleteAlias(project, name, alias));
+  }
+  FALAJ_RETURN_IF_ERROR(s.registry.DeleteVersion(project, name, number));
+  (void)s.artifact_index.Delete(project, mlflow::RegistryDirectory(name, number));
+  return nlohmann::json::object();
+}
+
+Result<nlohmann::json> SearchVersions(const Services& s, const Fields& fields,
+                                      HttpRequest& request) {
+  const std::string& project = Project(request);
+  FALAJ_ASSIGN_OR_RETURN(auto filter, fields.String("filter"));
+  FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
+  FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
+  if (max_results && (*max_results < 1 || *max_results > int64_t{kMaxSearchResults})) {
+    return MakeError(ErrorCode::kInvalidArgument, "max_results must be between 1 and {}",
+                     kMaxSearchResults);
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto wanted,
+                         mlflow::ParseEqualityFilter(filter.value_or(""), {"name", "run_id"}));
+  FALAJ_ASSIGN_OR_RETURN(size_t offset, tracking::DecodePageToken(token.value_or("")));
+  std::vector<std::string> names;
+  if (wanted.contains("name")) {
+    names.push_back(wanted["name"]);
+  } else {
+    FALAJ_ASSIGN_OR_RETURN(auto models, s.registry.ListModels(project));
+    for (const auto& model : models) names.push_back(model.name);
+  }
+  std::vector<registry::ModelVersion> found;
+  for (const auto& name : names) {
+    auto versions = s.registry.ListVersions(project, name);
+    if (!versions && versions.error().code == ErrorCode::kNotFound) continue;
+    if (!versions) return std::unexpected(versions.error());
+    for (auto& version : *versions) {
+      if (wanted.contains("run_id") && LineageText(version, "run_id") != wanted["run_id"]) continue;
+      found.push_back(std::move(version));
+    }
+  }
+  size_t limit = static_cast<size_t>(max_results.value_or(1000));
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = offset; i < found.size() && i < offset + limit; ++i) {
+    list.push_back(VersionJson(found[i]));
+  }
+  nlohmann::json answer = {{"model_versions", list}};
+  if (offset + limit < found.size()) {
+    answer["next_page_token"] = tracking::EncodePageToken(offset + limit);
+  }
+  return answer;
+}
+
+Result<nlohmann::json> DownloadUri(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto number, VersionField(fields));
+  FALAJ_ASSIGN_OR_RETURN(auto version, s.registry.GetVersion(Project(request), name, number));
+  return nlohmann::json{
+      {"artifact_uri", "mlflow-artifacts:/" + mlflow::RegistryDirectory(name, version.version)}};
+}
+
+Result<nlohmann::json> SetAlias(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto alias, fields.RequiredString("alias"));
+  FALAJ_ASSIGN_OR_RETURN(auto number, VersionField(fields));
+  FALAJ_RETURN_IF_ERROR(s.registry.SetAlias(Project(request), name, alias, number));
+  return nlohmann::json::object();
+}
+
+Result<nlohmann::json> DeleteAlias(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto alias, fields.RequiredString("alias"));
+  FALAJ_RETURN_IF_ERROR(s.registry.DeleteAlias(Project(request), name, alias));
+  return nlohmann::json::object();
+}
+
+Result<nlohmann::json> GetByAlias(const Services& s, const Fields& fields, HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto name, fields.RequiredString("name"));
+  FALAJ_ASSIGN_OR_RETURN(auto alias, fields.RequiredString("alias"));
+  FALAJ_ASSIGN_OR_RETURN(auto number, s.registry.ResolveAlias(Project(request), name, alias));
+  FALAJ_ASSIGN_OR_RETURN(auto version, s.registry.GetVersion(Project(request), name, number));
+  return nlohmann::json{{"model_version", VersionJson(version)}};
+}
+
+Result<nlohmann::json> Rename(const Services&, const Fields&, HttpRequest&) {
+  return NotMapped("renaming a registered model",
+                   "endpoints refer to models by name; register under the new name instead");
+}
+
+Result<nlohmann::json> TransitionStage(const Services&, const Fields&, HttpRequest&) {
+  return NotMapped("model version stages", "MLflow deprecated them; use aliases");
+}
+
+Result<nlohmann::json> VersionTag(const Services&, const Fields&, HttpRequest&) {
+  return NotMapped("changing a model version's tags",
+                   "versions are immutable; pass tags when creating the version");
+}
+
+}  // namespace
+
+Status AddMlflowRegistryRoutes(Router& router, const MlflowServices& services) {
+  using Body = Result<nlohmann::json> (*)(const Services&, const Fields&, HttpRequest&);
+  struct Entry {
+    std::string method;
+    std::string path;
+    std::string permission;
+    Body body;
+  };
+  const std::string models = "/registered-models";
+  const std::string versions = "/model-versions";
+  const std::vector<Entry> entries = {
+      {"POST", models + "/create", "models.write", CreateModel},
+      {"GET", models + "/get", "models.read", GetModel},
+      {"PATCH", models + "/update", "models.write", UpdateModel},
+      {"POST", models + "/rename", "models.write", Rename},
+      {"DELETE", models + "/delete", "models.write", DeleteModel},
+      {"GET", models + "/search", "models.read", SearchModels},
+      {"POST", models + "/get-latest-versions", "models.read", LatestVersions},
+      {"GET", models + "/get-latest-versions", "models.read", LatestVersions},
+      {"POST", models + "/set-tag", "models.write", SetModelTag},
+      {"DELETE", models + "/delete-tag", "models.write", DeleteModelTag},
+      {"POST", models + "/alias", "models.promote", SetAlias},
+      {"DELETE", models + "/alias", "models.promote", DeleteAlias},
+      {"GET", models + "/alias", "models.read", GetByAlias},
+      {"POST", versions + "/create", "models.write", CreateVersion},
+      {"GET", versions + "/get", "models.read", GetVersion},
+      {"PATCH", versions + "/update", "models.write", UpdateVersion},
+      {"DELETE", versions + "/delete", "models.write", DeleteVersion},
+      {"GET", versions + "/search", "models.read", SearchVersions},
+      {"GET", versions + "/get-download-uri", "models.read", DownloadUri},
+      {"POST", versions + "/transition-stage", "models.write", TransitionStage},
+      {"POST", versions + "/set-tag", "models.write", VersionTag},
+      {"DELETE", versions + "/delete-tag", "models.write", VersionTag},
+  };
+  for (const auto& entry : entries) {
+    bool write = entry.permission != "models.read";
+    FALAJ_RETURN_IF_ERROR(router.Add(mlflow::JsonRoute(
+        entry.method, kMlflowPrefix + entry.path, entry.permission, write,
+        [services, body = entry.body](const Fields& fields, HttpRequest& request) {
+          return body(services, fields, request);
+        })));
+  }
+  return Ok();
+}
+
+}  // namespace falaj::api
