@@ -32,7 +32,6 @@ nlohmann::json LoggedModelJson(const tracking::LoggedModel& model) {
                          {"creation_timestamp_ms", model.created_at_ms},
                          {"last_updated_timestamp_ms", model.updated_at_ms},
                          {"status", WireStatus(model.status)},
-                         {"creator_id", model.creator},
                          {"tags", KeyValueJson(model.tags)}};
   if (!model.model_type.empty()) info["model_type"] = model.model_type;
   if (!model.source_run_id.empty()) info["source_run_id"] = model.source_run_id;
