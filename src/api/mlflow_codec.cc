@@ -345,6 +345,17 @@ Result<std::map<std::string, std::string>> ParseEqualityFilter(
   return wanted;
 }
 
+Result<Paging> ReadPaging(const Fields& fields, size_t default_limit, size_t max_limit) {
+  FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
+  FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
+  if (max_results && (*max_results < 1 || static_cast<uint64_t>(*max_results) > max_limit)) {
+    return MakeError(ErrorCode::kInvalidArgument, "max_results must be between 1 and {}",
+                     max_limit);
+  }
+  FALAJ_ASSIGN_OR_RETURN(size_t offset, tracking::DecodePageToken(token.value_or("")));
+  return Paging{offset, max_results ? static_cast<size_t>(*max_results) : default_limit};
+}
+
 Route JsonRoute(std::string method, std::string pattern, std::string permission, bool write,
                 JsonBody body) {
   Route route;

@@ -16,6 +16,7 @@
 #include "api/router.h"
 #include "common/result.h"
 #include "tracking/tracking_types.h"
+#include "tracking/tracking_validation.h"
 
 namespace falaj::api::mlflow {
 
@@ -62,6 +63,31 @@ void ReshapePipelineError(HttpResponse& response, bool unknown_route);
 // else is refused by name rather than ignored.
 Result<std::map<std::string, std::string>> ParseEqualityFilter(
     std::string_view filter, const std::vector<std::string_view>& keys);
+
+// The paging fields of a search: the offset its page_token encodes and max_results (default when
+// absent; INVALID_PARAMETER_VALUE outside 1..max_limit).
+struct Paging {
+  size_t offset = 0;
+  size_t limit = 0;
+};
+Result<Paging> ReadPaging(const Fields& fields, size_t default_limit, size_t max_limit);
+
+// {key: [to_json(item) for the page's items], next_page_token?}; `to_json` returns
+// Result<nlohmann::json>.
+template <typename Item, typename ToJson>
+Result<nlohmann::json> PageJson(const std::vector<Item>& items, const Paging& paging,
+                                std::string_view key, ToJson&& to_json) {
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = paging.offset; i < items.size() && i < paging.offset + paging.limit; ++i) {
+    FALAJ_ASSIGN_OR_RETURN(auto json, to_json(items[i]));
+    list.push_back(std::move(json));
+  }
+  nlohmann::json answer = {{std::string(key), std::move(list)}};
+  if (paging.offset + paging.limit < items.size()) {
+    answer["next_page_token"] = tracking::EncodePageToken(paging.offset + paging.limit);
+  }
+  return answer;
+}
 
 // The body of a JSON MLflow endpoint: its fields in, its answer out.
 using JsonBody = std::function<Result<nlohmann::json>(const Fields&, HttpRequest&)>;

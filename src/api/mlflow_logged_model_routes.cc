@@ -2,6 +2,8 @@
 // tags, params; and runs/outputs, with which the client links a run to the models it logged.
 // A model's files are uploaded by the client through the artifact API to the model's
 // artifact_uri (mlflow-artifacts:/<experiment>/models/<id>/artifacts).
+#include <limits>
+
 #include "api/mlflow_codec.h"
 #include "api/mlflow_routes.h"
 
@@ -100,29 +102,19 @@ Result<nlohmann::json> Delete(const MlflowServices& s, const Fields&, HttpReques
 Result<nlohmann::json> Search(const MlflowServices& s, const Fields& fields, HttpRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(auto experiment_ids, fields.Strings("experiment_ids"));
   FALAJ_ASSIGN_OR_RETURN(auto filter, fields.String("filter"));
-  FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
-  FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
-  if (max_results && (*max_results < 1 || *max_results > int64_t{kMaxSearchResults})) {
-    return MakeError(ErrorCode::kInvalidArgument, "max_results must be between 1 and {}",
-                     kMaxSearchResults);
-  }
+  FALAJ_ASSIGN_OR_RETURN(auto paging, mlflow::ReadPaging(fields, 100, kMaxSearchResults));
   FALAJ_ASSIGN_OR_RETURN(
       auto wanted, mlflow::ParseEqualityFilter(filter.value_or(""), {"name", "source_run_id"}));
-  FALAJ_ASSIGN_OR_RETURN(
-      auto page,
-      s.logged_models.Search(Project(request), experiment_ids,
-                             static_cast<size_t>(max_results.value_or(100)), token.value_or("")));
-  nlohmann::json models = nlohmann::json::array();
-  for (const auto& model : page.models) {
-    if (wanted.contains("name") && model.name != wanted["name"]) continue;
-    if (wanted.contains("source_run_id") && model.source_run_id != wanted["source_run_id"]) {
-      continue;
-    }
-    models.push_back(LoggedModelJson(model));
-  }
-  nlohmann::json answer = {{"models", models}};
-  if (!page.next_page_token.empty()) answer["next_page_token"] = page.next_page_token;
-  return answer;
+  FALAJ_ASSIGN_OR_RETURN(auto page, s.logged_models.Search(Project(request), experiment_ids,
+                                                           std::numeric_limits<size_t>::max(), ""));
+  std::erase_if(page.models, [&](const tracking::LoggedModel& model) {
+    return (wanted.contains("name") && model.name != wanted["name"]) ||
+           (wanted.contains("source_run_id") && model.source_run_id != wanted["source_run_id"]);
+  });
+  return mlflow::PageJson(page.models, paging, "models",
+                          [](const tracking::LoggedModel& model) -> Result<nlohmann::json> {
+                            return LoggedModelJson(model);
+                          });
 }
 
 Result<nlohmann::json> SetTags(const MlflowServices& s, const Fields& fields,
@@ -174,30 +166,19 @@ Result<nlohmann::json> LogOutputs(const MlflowServices& s, const Fields& fields,
 }  // namespace
 
 Status AddMlflowLoggedModelRoutes(Router& router, const MlflowServices& services) {
-  using Body = Result<nlohmann::json> (*)(const MlflowServices&, const Fields&, HttpRequest&);
-  struct Entry {
-    std::string method;
-    std::string path;
-    bool write;
-    Body body;
-  };
   const std::string one = "/logged-models/{model_id}";
-  for (const auto& entry : std::vector<Entry>{{"POST", "/logged-models", true, Create},
-                                              {"POST", "/logged-models/search", false, Search},
-                                              {"GET", one, false, Get},
-                                              {"PATCH", one, true, Finalize},
-                                              {"DELETE", one, true, Delete},
-                                              {"PATCH", one + "/tags", true, SetTags},
-                                              {"DELETE", one + "/tags/{tag_key}", true, DeleteTag},
-                                              {"POST", one + "/params", true, LogParams},
-                                              {"POST", "/runs/outputs", true, LogOutputs}}) {
-    FALAJ_RETURN_IF_ERROR(router.Add(mlflow::JsonRoute(
-        entry.method, kMlflowPrefix + entry.path, entry.write ? "runs.write" : "runs.read",
-        entry.write, [services, body = entry.body](const Fields& fields, HttpRequest& request) {
-          return body(services, fields, request);
-        })));
-  }
-  return Ok();
+  const std::string read = "runs.read";
+  const std::string write = "runs.write";
+  return AddMlflowEndpoints(router, services,
+                            {{"POST", "/logged-models", write, true, Create},
+                             {"POST", "/logged-models/search", read, false, Search},
+                             {"GET", one, read, false, Get},
+                             {"PATCH", one, write, true, Finalize},
+                             {"DELETE", one, write, true, Delete},
+                             {"PATCH", one + "/tags", write, true, SetTags},
+                             {"DELETE", one + "/tags/{tag_key}", write, true, DeleteTag},
+                             {"POST", one + "/params", write, true, LogParams},
+                             {"POST", "/runs/outputs", write, true, LogOutputs}});
 }
 
 }  // namespace falaj::api

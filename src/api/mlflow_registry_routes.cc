@@ -138,29 +138,14 @@ Result<nlohmann::json> DeleteModel(const Services& s, const Fields& fields, Http
 
 Result<nlohmann::json> SearchModels(const Services& s, const Fields& fields, HttpRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(auto filter, fields.String("filter"));
-  FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
-  FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
-  if (max_results && (*max_results < 1 || *max_results > int64_t{kMaxSearchResults})) {
-    return MakeError(ErrorCode::kInvalidArgument, "max_results must be between 1 and {}",
-                     kMaxSearchResults);
-  }
+  FALAJ_ASSIGN_OR_RETURN(auto paging, mlflow::ReadPaging(fields, 100, kMaxSearchResults));
   FALAJ_ASSIGN_OR_RETURN(auto wanted, mlflow::ParseEqualityFilter(filter.value_or(""), {"name"}));
-  FALAJ_ASSIGN_OR_RETURN(size_t offset, tracking::DecodePageToken(token.value_or("")));
   FALAJ_ASSIGN_OR_RETURN(auto models, s.registry.ListModels(Project(request)));
   std::erase_if(models, [&](const auto& model) {
     return wanted.contains("name") && model.name != wanted["name"];
   });
-  size_t limit = static_cast<size_t>(max_results.value_or(100));
-  nlohmann::json list = nlohmann::json::array();
-  for (size_t i = offset; i < models.size() && i < offset + limit; ++i) {
-    FALAJ_ASSIGN_OR_RETURN(auto json, ModelJson(s, models[i]));
-    list.push_back(std::move(json));
-  }
-  nlohmann::json answer = {{"registered_models", list}};
-  if (offset + limit < models.size()) {
-    answer["next_page_token"] = tracking::EncodePageToken(offset + limit);
-  }
-  return answer;
+  return mlflow::PageJson(models, paging, "registered_models",
+                          [&s](const registry::Model& model) { return ModelJson(s, model); });
 }
 
 // Stages are gone in MLflow 3; every version is in stage "None", so the latest is the newest.
@@ -282,15 +267,9 @@ Result<nlohmann::json> SearchVersions(const Services& s, const Fields& fields,
                                       HttpRequest& request) {
   const std::string& project = Project(request);
   FALAJ_ASSIGN_OR_RETURN(auto filter, fields.String("filter"));
-  FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
-  FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
-  if (max_results && (*max_results < 1 || *max_results > int64_t{kMaxSearchResults})) {
-    return MakeError(ErrorCode::kInvalidArgument, "max_results must be between 1 and {}",
-                     kMaxSearchResults);
-  }
+  FALAJ_ASSIGN_OR_RETURN(auto paging, mlflow::ReadPaging(fields, 1000, kMaxSearchResults));
   FALAJ_ASSIGN_OR_RETURN(auto wanted,
                          mlflow::ParseEqualityFilter(filter.value_or(""), {"name", "run_id"}));
-  FALAJ_ASSIGN_OR_RETURN(size_t offset, tracking::DecodePageToken(token.value_or("")));
   std::vector<std::string> names;
   if (wanted.contains("name")) {
     names.push_back(wanted["name"]);
@@ -308,16 +287,10 @@ Result<nlohmann::json> SearchVersions(const Services& s, const Fields& fields,
       found.push_back(std::move(version));
     }
   }
-  size_t limit = static_cast<size_t>(max_results.value_or(1000));
-  nlohmann::json list = nlohmann::json::array();
-  for (size_t i = offset; i < found.size() && i < offset + limit; ++i) {
-    list.push_back(VersionJson(found[i]));
-  }
-  nlohmann::json answer = {{"model_versions", list}};
-  if (offset + limit < found.size()) {
-    answer["next_page_token"] = tracking::EncodePageToken(offset + limit);
-  }
-  return answer;
+  return mlflow::PageJson(found, paging, "model_versions",
+                          [](const registry::ModelVersion& version) -> Result<nlohmann::json> {
+                            return VersionJson(version);
+                          });
 }
 
 Result<nlohmann::json> DownloadUri(const Services& s, const Fields& fields, HttpRequest& request) {
@@ -368,48 +341,33 @@ Result<nlohmann::json> VersionTag(const Services&, const Fields&, HttpRequest&) 
 }  // namespace
 
 Status AddMlflowRegistryRoutes(Router& router, const MlflowServices& services) {
-  using Body = Result<nlohmann::json> (*)(const Services&, const Fields&, HttpRequest&);
-  struct Entry {
-    std::string method;
-    std::string path;
-    std::string permission;
-    Body body;
-  };
   const std::string models = "/registered-models";
   const std::string versions = "/model-versions";
-  const std::vector<Entry> entries = {
-      {"POST", models + "/create", "models.write", CreateModel},
-      {"GET", models + "/get", "models.read", GetModel},
-      {"PATCH", models + "/update", "models.write", UpdateModel},
-      {"POST", models + "/rename", "models.write", Rename},
-      {"DELETE", models + "/delete", "models.write", DeleteModel},
-      {"GET", models + "/search", "models.read", SearchModels},
-      {"POST", models + "/get-latest-versions", "models.read", LatestVersions},
-      {"GET", models + "/get-latest-versions", "models.read", LatestVersions},
-      {"POST", models + "/set-tag", "models.write", SetModelTag},
-      {"DELETE", models + "/delete-tag", "models.write", DeleteModelTag},
-      {"POST", models + "/alias", "models.promote", SetAlias},
-      {"DELETE", models + "/alias", "models.promote", DeleteAlias},
-      {"GET", models + "/alias", "models.read", GetByAlias},
-      {"POST", versions + "/create", "models.write", CreateVersion},
-      {"GET", versions + "/get", "models.read", GetVersion},
-      {"PATCH", versions + "/update", "models.write", UpdateVersion},
-      {"DELETE", versions + "/delete", "models.write", DeleteVersion},
-      {"GET", versions + "/search", "models.read", SearchVersions},
-      {"GET", versions + "/get-download-uri", "models.read", DownloadUri},
-      {"POST", versions + "/transition-stage", "models.write", TransitionStage},
-      {"POST", versions + "/set-tag", "models.write", VersionTag},
-      {"DELETE", versions + "/delete-tag", "models.write", VersionTag},
+  const std::vector<MlflowEndpoint> entries = {
+      {"POST", models + "/create", "models.write", true, CreateModel},
+      {"GET", models + "/get", "models.read", false, GetModel},
+      {"PATCH", models + "/update", "models.write", true, UpdateModel},
+      {"POST", models + "/rename", "models.write", true, Rename},
+      {"DELETE", models + "/delete", "models.write", true, DeleteModel},
+      {"GET", models + "/search", "models.read", false, SearchModels},
+      {"POST", models + "/get-latest-versions", "models.read", false, LatestVersions},
+      {"GET", models + "/get-latest-versions", "models.read", false, LatestVersions},
+      {"POST", models + "/set-tag", "models.write", true, SetModelTag},
+      {"DELETE", models + "/delete-tag", "models.write", true, DeleteModelTag},
+      {"POST", models + "/alias", "models.promote", true, SetAlias},
+      {"DELETE", models + "/alias", "models.promote", true, DeleteAlias},
+      {"GET", models + "/alias", "models.read", false, GetByAlias},
+      {"POST", versions + "/create", "models.write", true, CreateVersion},
+      {"GET", versions + "/get", "models.read", false, GetVersion},
+      {"PATCH", versions + "/update", "models.write", true, UpdateVersion},
+      {"DELETE", versions + "/delete", "models.write", true, DeleteVersion},
+      {"GET", versions + "/search", "models.read", false, SearchVersions},
+      {"GET", versions + "/get-download-uri", "models.read", false, DownloadUri},
+      {"POST", versions + "/transition-stage", "models.write", true, TransitionStage},
+      {"POST", versions + "/set-tag", "models.write", true, VersionTag},
+      {"DELETE", versions + "/delete-tag", "models.write", true, VersionTag},
   };
-  for (const auto& entry : entries) {
-    bool write = entry.permission != "models.read";
-    FALAJ_RETURN_IF_ERROR(router.Add(mlflow::JsonRoute(
-        entry.method, kMlflowPrefix + entry.path, entry.permission, write,
-        [services, body = entry.body](const Fields& fields, HttpRequest& request) {
-          return body(services, fields, request);
-        })));
-  }
-  return Ok();
+  return AddMlflowEndpoints(router, services, entries);
 }
 
 }  // namespace falaj::api

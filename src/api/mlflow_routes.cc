@@ -288,6 +288,18 @@ Status AddMlflowTrackingRoutes(Router& router, tracking::TrackingStore& tracking
 
 namespace falaj::api {
 
+Status AddMlflowEndpoints(Router& router, const MlflowServices& services,
+                          const std::vector<MlflowEndpoint>& endpoints) {
+  for (const auto& endpoint : endpoints) {
+    FALAJ_RETURN_IF_ERROR(router.Add(mlflow::JsonRoute(
+        endpoint.method, kMlflowPrefix + endpoint.path, endpoint.permission, endpoint.write,
+        [services, body = endpoint.body](const mlflow::Fields& fields, HttpRequest& request) {
+          return body(services, fields, request);
+        })));
+  }
+  return Ok();
+}
+
 Status AddMlflowRoutes(Router& router, const MlflowServices& services) {
   FALAJ_RETURN_IF_ERROR(AddMlflowTrackingRoutes(router, services.tracking));
   FALAJ_RETURN_IF_ERROR(AddMlflowArtifactRoutes(router, services));

@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "api/mlflow_codec.h"
 #include "api/router.h"
 #include "registry/model_registry.h"
 #include "storage/blob_store.h"
@@ -38,6 +39,20 @@ struct MlflowServices {
 };
 
 Status AddMlflowRoutes(Router& router, const MlflowServices& services);
+
+// One JSON endpoint of the MLflow API over the services; `path` is below kMlflowPrefix.
+// Writes are audited.
+struct MlflowEndpoint {
+  using Body = Result<nlohmann::json> (*)(const MlflowServices&, const mlflow::Fields&,
+                                          HttpRequest&);
+  std::string method;
+  std::string path;
+  std::string permission;
+  bool write;
+  Body body;
+};
+Status AddMlflowEndpoints(Router& router, const MlflowServices& services,
+                          const std::vector<MlflowEndpoint>& endpoints);
 
 // The parts, one file each.
 Status AddMlflowTrackingRoutes(Router& router, tracking::TrackingStore& tracking);
