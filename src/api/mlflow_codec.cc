@@ -171,15 +171,11 @@ nlohmann::json DoubleJson(double value) {
   return value;
 }
 
-namespace {
-
 nlohmann::json KeyValuesJson(const std::map<std::string, std::string>& values) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [key, value] : values) list.push_back({{"key", key}, {"value", value}});
   return list;
 }
-
-}  // namespace
 
 nlohmann::json ExperimentJson(const tracking::Experiment& experiment) {
   return {{"experiment_id", experiment.experiment_id},

@@ -45,6 +45,8 @@ class Fields {
 
 // NaN and ±Inf as MLflow's strings; every other value as a JSON number.
 nlohmann::json DoubleJson(double value);
+// [{key, value}] in key order, as MLflow writes tags and params.
+nlohmann::json KeyValuesJson(const std::map<std::string, std::string>& values);
 nlohmann::json ExperimentJson(const tracking::Experiment& experiment);
 nlohmann::json RunInfoJson(const tracking::RunInfo& info);
 nlohmann::json RunJson(const tracking::Run& run);

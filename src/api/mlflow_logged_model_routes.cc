@@ -20,12 +20,6 @@ std::string_view WireStatus(std::string_view status) {
   return "LOGGED_MODEL_PENDING";
 }
 
-nlohmann::json KeyValueJson(const std::map<std::string, std::string>& entries) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& [key, value] : entries) list.push_back({{"key", key}, {"value", value}});
-  return list;
-}
-
 nlohmann::json LoggedModelJson(const tracking::LoggedModel& model) {
   nlohmann::json info = {{"model_id", model.model_id},
                          {"experiment_id", model.experiment_id},
@@ -34,12 +28,14 @@ nlohmann::json LoggedModelJson(const tracking::LoggedModel& model) {
                          {"creation_timestamp_ms", model.created_at_ms},
                          {"last_updated_timestamp_ms", model.updated_at_ms},
                          {"status", WireStatus(model.status)},
-                         {"tags", KeyValueJson(model.tags)}};
+                         {"tags", mlflow::KeyValuesJson(model.tags)}};
   if (!model.model_type.empty()) info["model_type"] = model.model_type;
   if (!model.source_run_id.empty()) info["source_run_id"] = model.source_run_id;
   if (!model.status_message.empty()) info["status_message"] = model.status_message;
-  return {{"info", info},
-          {"data", {{"params", KeyValueJson(model.params)}, {"metrics", nlohmann::json::array()}}}};
+  return {
+      {"info", info},
+      {"data",
+       {{"params", mlflow::KeyValuesJson(model.params)}, {"metrics", nlohmann::json::array()}}}};
 }
 
 const std::string& Project(const HttpRequest& request) { return request.PathParam("project"); }

@@ -21,12 +21,6 @@ constexpr size_t kMaxSearchResults = 1000;
 
 const std::string& Project(const HttpRequest& request) { return request.PathParam("project"); }
 
-nlohmann::json KeyValueJson(const std::map<std::string, std::string>& entries) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& [key, value] : entries) list.push_back({{"key", key}, {"value", value}});
-  return list;
-}
-
 std::string LineageText(const registry::ModelVersion& version, std::string_view key) {
   auto mlflow = version.lineage.find("mlflow");
   if (mlflow == version.lineage.end() || !mlflow->is_object()) return "";
@@ -45,7 +39,7 @@ nlohmann::json VersionJson(const registry::ModelVersion& version) {
                          {"source", LineageText(version, "source")},
                          {"run_id", LineageText(version, "run_id")},
                          {"status", "READY"},
-                         {"tags", KeyValueJson(version.tags)},
+                         {"tags", mlflow::KeyValuesJson(version.tags)},
                          {"aliases", version.aliases}};
   if (auto model_id = LineageText(version, "model_id"); !model_id.empty()) {
     json["model_id"] = model_id;
@@ -66,7 +60,7 @@ Result<nlohmann::json> ModelJson(const Services& s, const registry::Model& model
                          {"last_updated_timestamp", model.updated_at_ms},
                          {"user_id", model.created_by},
                          {"description", model.description},
-                         {"tags", KeyValueJson(model.tags)},
+                         {"tags", mlflow::KeyValuesJson(model.tags)},
                          {"aliases", aliases}};
   if (!versions.empty()) {
     auto latest =
