@@ -1,6 +1,6 @@
 #include "api/mlflow_model_source.h"
 
-#include <set>
+#include <map>
 
 namespace falaj::api::mlflow {
 namespace {
@@ -23,11 +23,12 @@ std::optional<std::string> IndexPath(std::string_view uri) {
   return std::string(uri);
 }
 
-// The top-level keys under "flavors:" in an MLmodel file (YAML written by MLflow: two-space
-// indentation, one flavour per "  name:" line).
-std::set<std::string> Flavours(std::string_view mlmodel) {
-  std::set<std::string> flavours;
+// The flavours of an MLmodel file (YAML written by MLflow: two-space indentation, one "  name:"
+// line per flavour under "flavors:"), each with its "    data:" entry ("" when none).
+std::map<std::string, std::string> Flavours(std::string_view mlmodel) {
+  std::map<std::string, std::string> flavours;
   bool inside = false;
+  std::string current;
   size_t at = 0;
   while (at < mlmodel.size()) {
     size_t end = std::min(mlmodel.find('\n', at), mlmodel.size());
@@ -40,20 +41,27 @@ std::set<std::string> Flavours(std::string_view mlmodel) {
       inside = false;
     } else if (inside && line.starts_with("  ") && line.size() > 3 && line[2] != ' ' &&
                line.back() == ':') {
-      flavours.emplace(line.substr(2, line.size() - 3));
+      current = line.substr(2, line.size() - 3);
+      flavours[current] = "";
+    } else if (inside && !current.empty() && line.starts_with("    data: ")) {
+      flavours[current] = line.substr(10);
     }
   }
   return flavours;
 }
 
-Result<std::string> FormatOf(std::string_view source, const std::set<std::string>& flavours) {
+// The Falaj format and the model's own file (the flavour's data entry).
+Result<std::pair<std::string, std::string>> FormatOf(
+    std::string_view source, const std::map<std::string, std::string>& flavours) {
   // MLflow flavour → Falaj format; flavours whose files are pickles are not here on purpose.
   for (auto [flavour, format] : {std::pair{"xgboost", "xgboost"}, std::pair{"lightgbm", "lightgbm"},
                                  std::pair{"onnx", "onnx"}}) {
-    if (flavours.contains(flavour)) return std::string(format);
+    if (auto found = flavours.find(flavour); found != flavours.end()) {
+      return std::pair<std::string, std::string>(format, found->second);
+    }
   }
   std::string names;
-  for (const auto& name : flavours) names += (names.empty() ? "" : ", ") + name;
+  for (const auto& [name, data] : flavours) names += (names.empty() ? "" : ", ") + name;
   return Unresolvable(source, fmt::format("its flavours ({}) are not servable by Falaj, which "
                                           "registers MLflow models of the xgboost, lightgbm or "
                                           "onnx flavour (pickled flavours are refused)",
@@ -136,7 +144,9 @@ Result<ModelSource> ResolveModelSource(const MlflowServices& services, std::stri
   FALAJ_ASSIGN_OR_RETURN(auto reader, blobs->Open(mlmodel_digest));
   if (reader->size() > kMaxMlmodelBytes) return Unresolvable(source, "its MLmodel file is too big");
   FALAJ_ASSIGN_OR_RETURN(auto mlmodel, blobs->Get(mlmodel_digest));
-  FALAJ_ASSIGN_OR_RETURN(resolved.format, FormatOf(source, Flavours(mlmodel)));
+  FALAJ_ASSIGN_OR_RETURN(auto format, FormatOf(source, Flavours(mlmodel)));
+  resolved.format = format.first;
+  resolved.model_file = format.second;
   return resolved;
 }
 

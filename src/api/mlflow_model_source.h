@@ -14,10 +14,11 @@
 namespace falaj::api::mlflow {
 
 struct ModelSource {
-  std::string directory;  // in the artifact index, e.g. "1/models/m-…/artifacts"
-  std::string run_id;     // "" when unknown
-  std::string model_id;   // the logged model, "" when none
-  std::string format;     // Falaj format from the MLmodel flavours
+  std::string directory;   // in the artifact index, e.g. "1/models/m-…/artifacts"
+  std::string run_id;      // "" when unknown
+  std::string model_id;    // the logged model, "" when none
+  std::string format;      // Falaj format from the MLmodel flavours
+  std::string model_file;  // the flavour's data file (what serving loads), "" when not named
   std::vector<registry::ArtifactFile> files;  // relative to `directory`
 };
 

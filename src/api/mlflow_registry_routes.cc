@@ -211,6 +211,8 @@ Result<nlohmann::json> CreateVersion(const Services& s, const Fields& fields,
   version.created_by = request.principal ? request.principal->subject : "";
   version.lineage = {{"mlflow", {{"source", source}, {"run_id", resolved.run_id}}}};
   if (!resolved.model_id.empty()) version.lineage["mlflow"]["model_id"] = resolved.model_id;
+  // Serving loads this one file of the version.
+  if (!resolved.model_file.empty()) version.lineage["mlflow"]["model_file"] = resolved.model_file;
   if (!resolved.run_id.empty()) version.lineage["run_id"] = resolved.run_id;
   FALAJ_ASSIGN_OR_RETURN(auto created,
                          s.registry.RegisterVersion(project, name, std::move(version)));

@@ -116,6 +116,21 @@ def test_the_real_client_logs_registers_aliases_and_loads_an_xgboost_model(serve
     assert by_alias.json()["model_version"]["version"] == "2"
     assert by_alias.json()["model_version"]["run_id"] == seen["run_id"]
 
+    # A Falaj endpoint serves the version the alias names, with the `trees` runtime reading the
+    # booster file the MLmodel names, and answers what the booster predicts.
+    assert version["lineage"]["mlflow"]["model_file"] in paths
+    endpoint = server.post(f"/api/v1/projects/{project}/endpoints", json={
+        "name": "churn-live", "runtime": "trees",
+        "targets": [{"model": "churn", "alias": "champion"}]})
+    assert endpoint.status_code == 201, endpoint.text
+    rows = seen["probe"]
+    answer = server.post(f"/v2/models/{project}.churn-live/infer", json={"inputs": [
+        {"name": "x", "datatype": "FP32", "shape": [len(rows), len(rows[0])],
+         "data": [v for row in rows for v in row]}]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model_version"] == "2"
+    assert answer.json()["outputs"][0]["data"] == pytest.approx(seen["expected"], abs=1e-6)
+
     # The logged model is READY and linked to its run.
     logged = server.get(f"{api(project)}/logged-models/{seen['model_id']}")
     assert logged.status_code == 200, logged.text
