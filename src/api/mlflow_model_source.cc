@@ -78,8 +78,10 @@ Result<std::string> LoggedModelDirectory(const MlflowServices& services, std::st
 
 }  // namespace
 
+std::string RegistryDirectory(std::string_view model) { return fmt::format("_registry/{}", model); }
+
 std::string RegistryDirectory(std::string_view model, int64_t version) {
-  return fmt::format("_registry/{}/{}", model, version);
+  return fmt::format("{}/{}", RegistryDirectory(model), version);
 }
 
 Result<ModelSource> ResolveModelSource(const MlflowServices& services, std::string_view project,

@@ -29,5 +29,7 @@ Result<ModelSource> ResolveModelSource(const MlflowServices& services, std::stri
 
 // The artifact-index directory where a registered version's files are frozen, and its URI.
 std::string RegistryDirectory(std::string_view model, int64_t version);
+// The directory of every frozen version of `model`.
+std::string RegistryDirectory(std::string_view model);
 
 }  // namespace falaj::api::mlflow

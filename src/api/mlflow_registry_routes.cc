@@ -71,6 +71,13 @@ Result<nlohmann::json> ModelJson(const Services& s, const registry::Model& model
   return json;
 }
 
+// Index entries only: the blobs stay, as a version of another model may share them.
+Status DropFrozenFiles(const Services& s, std::string_view project, const std::string& directory) {
+  auto deleted = s.artifact_index.Delete(project, directory);
+  if (!deleted) return std::unexpected(deleted.error());
+  return Ok();
+}
+
 Result<int64_t> VersionField(const Fields& fields) {
   FALAJ_ASSIGN_OR_RETURN(auto version, fields.Int("version"));
   if (!version || *version < 1) {
@@ -127,6 +134,8 @@ Result<nlohmann::json> DeleteModel(const Services& s, const Fields& fields, Http
     FALAJ_RETURN_IF_ERROR(s.registry.DeleteVersion(project, name, version.version));
   }
   FALAJ_RETURN_IF_ERROR(s.registry.DeleteModel(project, name));
+  // The frozen files go too, so that a model created later under this name starts clean.
+  FALAJ_RETURN_IF_ERROR(DropFrozenFiles(s, project, mlflow::RegistryDirectory(name)));
   return nlohmann::json::object();
 }
 
@@ -218,6 +227,7 @@ Result<nlohmann::json> CreateVersion(const Services& s, const Fields& fields,
                          s.registry.RegisterVersion(project, name, std::move(version)));
   // The registered files, frozen where downloads of this version read them.
   std::string frozen = mlflow::RegistryDirectory(name, created.version);
+  FALAJ_RETURN_IF_ERROR(DropFrozenFiles(s, project, frozen));
   for (const auto& file : created.files) {
     FALAJ_RETURN_IF_ERROR(
         s.artifact_index.Put(project, frozen + "/" + file.path, file.sha256, file.size));
@@ -255,7 +265,7 @@ Result<nlohmann::json> DeleteVersion(const Services& s, const Fields& fields,
     FALAJ_RETURN_IF_ERROR(s.registry.DeleteAlias(project, name, alias));
   }
   FALAJ_RETURN_IF_ERROR(s.registry.DeleteVersion(project, name, number));
-  (void)s.artifact_index.Delete(project, mlflow::RegistryDirectory(name, number));
+  FALAJ_RETURN_IF_ERROR(DropFrozenFiles(s, project, mlflow::RegistryDirectory(name, number)));
   return nlohmann::json::object();
 }
 

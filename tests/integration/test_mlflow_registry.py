@@ -323,3 +323,48 @@ def test_logged_models_bad_input(server, project):
                  "RESOURCE_DOES_NOT_EXIST")
     assert server.delete(f"{base}/logged-models/{model_id}").status_code == 200
     mlflow_error(server.get(f"{base}/logged-models/{model_id}"), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_versions_freeze_their_files_and_deletes_cascade(server, project):
+    base = api(project)
+    source = "1/r/artifacts/model"
+    upload_model(server, project, source, {"MLmodel": MLMODEL_XGB, "model.ubj": b"{\"v\": 1}",
+                                           "requirements.txt": b"xgboost\n"})
+    assert server.post(f"{base}/registered-models/create", json={"name": "m2"}).status_code == 200
+
+    def create():
+        return server.post(f"{base}/model-versions/create", json={
+            "name": "m2", "source": f"mlflow-artifacts:/{source}", "run_id": "r"})
+
+    # Concurrent registrations get distinct, consecutive numbers.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        created = list(pool.map(lambda _: create(), range(6)))
+    assert all(c.status_code == 200 for c in created), [c.text for c in created]
+    assert sorted(int(c.json()["model_version"]["version"]) for c in created) == list(range(1, 7))
+    uri = server.get(f"{base}/model-versions/get-download-uri",
+                     params={"name": "m2", "version": "1"}).json()["artifact_uri"]
+    assert uri == "mlflow-artifacts:/_registry/m2/1"
+    # Rewriting the source does not change what the version downloads.
+    upload_model(server, project, source, {"model.ubj": b"{\"v\": 2}"})
+    frozen = server.get(f"{artifacts(project)}/_registry/m2/1/model.ubj")
+    assert frozen.status_code == 200 and frozen.content == b"{\"v\": 1}"
+    listed = server.get(artifacts(project), params={"path": "_registry/m2/1"}).json()["files"]
+    assert [f["path"] for f in listed] == ["MLmodel", "model.ubj", "requirements.txt"]
+    found = server.get(f"{base}/model-versions/search", params={"filter": "run_id = 'r'"})
+    assert len(found.json()["model_versions"]) == 6
+    assert server.post(f"{base}/registered-models/alias",
+                       json={"name": "m2", "alias": "a", "version": "3"}).status_code == 200
+    # Deleting a version drops its alias and its frozen files.
+    assert server.delete(f"{base}/model-versions/delete",
+                         json={"name": "m2", "version": "3"}).status_code == 200
+    mlflow_error(server.get(f"{base}/registered-models/alias", params={"name": "m2", "alias": "a"}),
+                 404, "RESOURCE_DOES_NOT_EXIST")
+    mlflow_error(server.get(f"{artifacts(project)}/_registry/m2/3/MLmodel"), 404,
+                 "RESOURCE_DOES_NOT_EXIST")
+    # Deleting the model deletes the rest; the name then starts again from version 1.
+    assert server.delete(f"{base}/registered-models/delete", json={"name": "m2"}).status_code == 200
+    mlflow_error(server.get(f"{base}/registered-models/get", params={"name": "m2"}), 404,
+                 "RESOURCE_DOES_NOT_EXIST")
+    assert server.get(artifacts(project), params={"path": "_registry"}).json()["files"] == []
+    assert server.post(f"{base}/registered-models/create", json={"name": "m2"}).status_code == 200
+    assert create().json()["model_version"]["version"] == "1"
