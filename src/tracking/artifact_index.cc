@@ -1,5 +1,6 @@
 #include "tracking/artifact_index.h"
 
+#include <algorithm>
 #include <set>
 
 namespace falaj::tracking {
@@ -7,11 +8,20 @@ namespace {
 
 constexpr size_t kMaxPathLength = 1024;
 
-// Paths below `directory` are those in [directory + "/", directory + "0"): '0' sorts right after
-// '/', so the range query uses the primary key instead of a LIKE that '%' and '_' would confuse.
-std::pair<std::string, std::string> Range(std::string_view directory) {
-  if (directory.empty()) return {"", "\x7f"};
-  return {std::string(directory) + "/", std::string(directory) + "0"};
+// "Below `directory`" as SQL: the path starts with directory + "/". Compared with SUBSTR rather
+// than a range or LIKE, because '%' and '_' would need escaping and PostgreSQL's collations do
+// not order '/' and '0' bytewise. SUBSTR counts characters on both backends.
+struct Below {
+  std::string clause;
+  std::vector<storage::SqlValue> params;
+};
+
+Below BelowDirectory(std::string_view project, std::string_view directory) {
+  if (directory.empty()) return {"project = ?", {std::string(project)}};
+  std::string prefix = std::string(directory) + "/";
+  int64_t characters = 0;
+  for (char c : prefix) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return {"project = ? AND SUBSTR(path, 1, ?) = ?", {std::string(project), characters, prefix}};
 }
 
 }  // namespace
@@ -61,11 +71,10 @@ Status ArtifactIndex::Put(std::string_view project, std::string_view path, std::
   return store_.RunTransaction(
       storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
         // A path is a file or a directory, never both.
-        auto [low, high] = Range(path);
-        FALAJ_ASSIGN_OR_RETURN(auto below, tx.Query("SELECT 1 FROM tracking_artifacts WHERE "
-                                                    "project = ? AND path >= ? AND path < ? "
-                                                    "LIMIT 1",
-                                                    {std::string(project), low, high}));
+        Below below_path = BelowDirectory(project, path);
+        FALAJ_ASSIGN_OR_RETURN(auto below, tx.Query("SELECT 1 FROM tracking_artifacts WHERE " +
+                                                        below_path.clause + " LIMIT 1",
+                                                    below_path.params));
         if (!below.empty()) {
           return MakeError(ErrorCode::kFailedPrecondition,
                            "artifact path '{}' is a directory; cannot write a file there",
@@ -106,12 +115,11 @@ Result<std::vector<ArtifactEntry>> ArtifactIndex::FilesUnder(std::string_view pr
   std::vector<ArtifactEntry> entries;
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        auto [low, high] = Range(directory);
-        FALAJ_ASSIGN_OR_RETURN(auto rows,
-                               tx.Query("SELECT path, sha256, size, updated_at_ms FROM "
-                                        "tracking_artifacts WHERE project = ? AND path >= ? AND "
-                                        "path < ? ORDER BY path",
-                                        {std::string(project), low, high}));
+        Below below = BelowDirectory(project, directory);
+        FALAJ_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT path, sha256, size, updated_at_ms FROM "
+                                                   "tracking_artifacts WHERE " +
+                                                       below.clause + " ORDER BY path",
+                                                   below.params));
         for (const auto& row : rows) {
           entries.push_back(
               {row.Text(0), row.Text(1), static_cast<uint64_t>(row.Int(2)), row.Int(3)});
@@ -136,6 +144,9 @@ Result<std::vector<ArtifactListing>> ArtifactIndex::List(std::string_view projec
       listing.push_back({std::string(rest.substr(0, slash)), true, 0});
     }
   }
+  // By name, whatever order the backend's collation gave the paths in.
+  std::sort(listing.begin(), listing.end(),
+            [](const ArtifactListing& a, const ArtifactListing& b) { return a.name < b.name; });
   return listing;
 }
 
@@ -144,12 +155,13 @@ Result<int64_t> ArtifactIndex::Delete(std::string_view project, std::string_view
   int64_t deleted = 0;
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
-        auto [low, high] = Range(path);
+        Below below = BelowDirectory(project, path);
+        below.params.push_back(std::string(project));
+        below.params.push_back(std::string(path));
         FALAJ_ASSIGN_OR_RETURN(deleted,
-                               tx.Execute("DELETE FROM tracking_artifacts WHERE project "
-                                          "= ? AND (path = ? OR (path >= ? AND path < "
-                                          "?))",
-                                          {std::string(project), std::string(path), low, high}));
+                               tx.Execute("DELETE FROM tracking_artifacts WHERE (" + below.clause +
+                                              ") OR (project = ? AND path = ?)",
+                                          below.params));
         return Ok();
       }));
   return deleted;

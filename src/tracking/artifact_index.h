@@ -55,7 +55,7 @@ class ArtifactIndex {
   // Every file below directory `directory` ("" for the root), sorted by path.
   Result<std::vector<ArtifactEntry>> FilesUnder(std::string_view project,
                                                 std::string_view directory);
-  // The direct children of `directory`: files with their sizes and subdirectories.
+  // The direct children of `directory`, by name: files with their sizes and subdirectories.
   Result<std::vector<ArtifactListing>> List(std::string_view project, std::string_view directory);
   // Deletes the file `path`, or every file below it when it is a directory; the count deleted.
   Result<int64_t> Delete(std::string_view project, std::string_view path);

@@ -62,16 +62,18 @@ TEST_F(ArtifactIndexTest, ListsOneLevelAndDeletesDirectories) {
   ASSERT_TRUE(index_->Put("p", "1/r/artifacts/a.txt", kDigest, 5));
   ASSERT_TRUE(index_->Put("p", "1/r/artifacts/model/MLmodel", kDigest, 7));
   ASSERT_TRUE(index_->Put("p", "1/r/artifacts/model/model.ubj", kOther, 9));
-  // "model0" sorts right after "model/": it must not be taken for a child of "model".
+  // "model0" and "model.txt" start like "model": they are not children of "model".
   ASSERT_TRUE(index_->Put("p", "1/r/artifacts/model0", kOther, 1));
+  ASSERT_TRUE(index_->Put("p", "1/r/artifacts/model.txt", kOther, 1));
   auto listing = index_->List("p", "1/r/artifacts");
   ASSERT_TRUE(listing);
-  ASSERT_EQ(listing->size(), 3u);
+  ASSERT_EQ(listing->size(), 4u);
   EXPECT_EQ((*listing)[0].name, "a.txt");
   EXPECT_EQ((*listing)[0].size, 5u);
   EXPECT_EQ((*listing)[1].name, "model");
   EXPECT_TRUE((*listing)[1].is_dir);
-  EXPECT_EQ((*listing)[2].name, "model0");
+  EXPECT_EQ((*listing)[2].name, "model.txt");
+  EXPECT_EQ((*listing)[3].name, "model0");
   EXPECT_EQ(index_->FilesUnder("p", "1/r/artifacts/model")->size(), 2u);
   // A file where a directory is, is refused.
   auto conflict = index_->Put("p", "1/r/artifacts/model", kDigest, 1);
@@ -79,6 +81,7 @@ TEST_F(ArtifactIndexTest, ListsOneLevelAndDeletesDirectories) {
   EXPECT_EQ(conflict.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(*index_->Delete("p", "1/r/artifacts/model"), 2);
   EXPECT_TRUE(index_->Get("p", "1/r/artifacts/model0"));
+  EXPECT_TRUE(index_->Get("p", "1/r/artifacts/model.txt"));
   EXPECT_EQ(index_->Get("p", "1/r/artifacts/model/MLmodel").error().code, ErrorCode::kNotFound);
 }
 
