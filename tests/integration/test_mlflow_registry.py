@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
-import subprocess
 
 import pytest
 
 from conftest import REPO_ROOT, read_http_response, unique_name
+from mlflow_helpers import run_mlflow_script
 
-MLFLOW_PYTHON = REPO_ROOT / ".venv-mlflow" / "bin" / "python"
 SCRIPT = REPO_ROOT / "tests" / "integration" / "mlflow_registry_script.py"
 MLMODEL_XGB = b"""artifact_path: model
 flavors:
@@ -73,21 +71,8 @@ def role_key(server, project: str, role: str) -> str:
     return f"Bearer {created.json()['key']}"
 
 
-def run_acceptance_script(server, project: str, model: str) -> dict:
-    if not MLFLOW_PYTHON.exists():
-        pytest.fail(".venv-mlflow is missing: run scripts/install-deps")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FALAJ_"))}
-    env.update({"MLFLOW_TRACKING_URI": f"{server.url}/mlflow/projects/{project}",
-                "MLFLOW_TRACKING_TOKEN": server.key,
-                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
-    done = subprocess.run([str(MLFLOW_PYTHON), str(SCRIPT), model], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-6000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def test_the_real_client_logs_registers_aliases_and_loads_an_xgboost_model(server, project):
-    seen = run_acceptance_script(server, project, "churn")
+    seen = run_mlflow_script(server, project, SCRIPT, "churn")
     # Every way of loading it predicts exactly what the original booster predicts.
     assert len(seen["expected"]) == 20 and len(set(seen["expected"])) > 1
     for way in ("by_alias", "by_run", "by_model_id", "by_version"):
