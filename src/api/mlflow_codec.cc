@@ -1,5 +1,9 @@
 #include "api/mlflow_codec.h"
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -167,15 +171,11 @@ nlohmann::json DoubleJson(double value) {
   return value;
 }
 
-namespace {
-
 nlohmann::json KeyValuesJson(const std::map<std::string, std::string>& values) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [key, value] : values) list.push_back({{"key", key}, {"value", value}});
   return list;
 }
-
-}  // namespace
 
 nlohmann::json ExperimentJson(const tracking::Experiment& experiment) {
   return {{"experiment_id", experiment.experiment_id},
@@ -234,8 +234,9 @@ HttpResponse ErrorResponse(const Error& error) {
     switch (error.code) {
       case ErrorCode::kInvalidArgument:
       case ErrorCode::kFailedPrecondition:
-      case ErrorCode::kPayloadTooLarge:
         return {"INVALID_PARAMETER_VALUE", 400};
+      case ErrorCode::kPayloadTooLarge:
+        return {"RESOURCE_LIMIT_EXCEEDED", 413};
       case ErrorCode::kAlreadyExists:
         return {"RESOURCE_ALREADY_EXISTS", 400};
       case ErrorCode::kNotFound:
@@ -260,6 +261,114 @@ HttpResponse ErrorResponse(const Error& error) {
   }();
   return HttpResponse::Json(mapping.status,
                             {{"error_code", mapping.code}, {"message", error.message}});
+}
+
+void ReshapePipelineError(HttpResponse& response, bool unknown_route) {
+  if (response.status < 400) return;
+  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  auto error = body.is_object() ? body.find("error") : body.end();
+  if (!body.is_object() || error == body.end() || !error->is_object()) return;
+  std::string message = error->value("message", "");
+  std::string_view code = [&]() -> std::string_view {
+    switch (response.status) {
+      case 400:
+        return "INVALID_PARAMETER_VALUE";
+      case 401:
+        return "UNAUTHENTICATED";
+      case 403:
+        return "PERMISSION_DENIED";
+      case 404:
+        return unknown_route ? "ENDPOINT_NOT_FOUND" : "RESOURCE_DOES_NOT_EXIST";
+      case 405:
+        return "ENDPOINT_NOT_FOUND";
+      case 413:
+        return "RESOURCE_LIMIT_EXCEEDED";
+      case 429:
+        return "REQUEST_LIMIT_EXCEEDED";
+      case 503:
+        return "TEMPORARILY_UNAVAILABLE";
+      default:
+        return "INTERNAL_ERROR";
+    }
+  }();
+  response.content_type = "application/json";
+  response.body = nlohmann::json({{"error_code", code}, {"message", message}}).dump();
+}
+
+Result<std::map<std::string, std::string>> ParseEqualityFilter(
+    std::string_view filter, const std::vector<std::string_view>& keys) {
+  std::map<std::string, std::string> wanted;
+  std::string text(filter);
+  size_t at = 0;
+  auto skip_spaces = [&] {
+    while (at < text.size() && std::isspace(static_cast<unsigned char>(text[at]))) ++at;
+  };
+  auto bad = [&]() -> std::unexpected<Error> {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "unsupported filter '{}': Falaj supports <key> = '<value>' clauses joined by "
+                     "AND, with keys: {}",
+                     filter.substr(0, 200), fmt::join(keys, ", "));
+  };
+  skip_spaces();
+  while (at < text.size()) {
+    size_t key_start = at;
+    while (at < text.size() && (std::isalnum(static_cast<unsigned char>(text[at])) ||
+                                text[at] == '_' || text[at] == '.')) {
+      ++at;
+    }
+    std::string key = text.substr(key_start, at - key_start);
+    if (key.starts_with("attributes.")) key = key.substr(11);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) return bad();
+    skip_spaces();
+    if (at >= text.size() || text[at] != '=') return bad();
+    ++at;
+    skip_spaces();
+    if (at >= text.size() || (text[at] != '\'' && text[at] != '"')) return bad();
+    char quote = text[at++];
+    size_t end = text.find(quote, at);
+    if (end == std::string::npos) return bad();
+    wanted[key] = text.substr(at, end - at);
+    at = end + 1;
+    skip_spaces();
+    if (at < text.size()) {
+      std::string word = text.substr(at, 3);
+      std::transform(word.begin(), word.end(), word.begin(), ::toupper);
+      if (word != "AND") return bad();
+      at += 3;
+      skip_spaces();
+    }
+  }
+  return wanted;
+}
+
+Result<Paging> ReadPaging(const Fields& fields, size_t default_limit, size_t max_limit) {
+  FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
+  FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
+  if (max_results && (*max_results < 1 || static_cast<uint64_t>(*max_results) > max_limit)) {
+    return MakeError(ErrorCode::kInvalidArgument, "max_results must be between 1 and {}",
+                     max_limit);
+  }
+  FALAJ_ASSIGN_OR_RETURN(size_t offset, tracking::DecodePageToken(token.value_or("")));
+  return Paging{offset, max_results ? static_cast<size_t>(*max_results) : default_limit};
+}
+
+Route JsonRoute(std::string method, std::string pattern, std::string permission, bool write,
+                JsonBody body) {
+  Route route;
+  route.method = std::move(method);
+  route.pattern = std::move(pattern);
+  route.permission = std::move(permission);
+  route.execution = Execution::kWorker;
+  route.audit_exempt = !write;
+  route.handler = [body = std::move(body)](HttpRequest& request) {
+    Result<nlohmann::json> answer = [&]() -> Result<nlohmann::json> {
+      FALAJ_ASSIGN_OR_RETURN(auto fields, Fields::Read(request));
+      return body(fields, request);
+    }();
+    if (!answer) return ErrorResponse(answer.error());
+    return HttpResponse::Json(200, *answer);
+  };
+  return route;
 }
 
 }  // namespace falaj::api::mlflow

@@ -22,22 +22,12 @@ struct Endpoint {
 };
 
 Route MakeRoute(tracking::TrackingStore& tracking, const Endpoint& endpoint) {
-  Route route;
-  route.method = endpoint.method;
-  route.pattern = kMlflowPrefix + endpoint.path;
-  route.permission = endpoint.write ? "runs.write" : "runs.read";
-  route.execution = Execution::kWorker;
-  // POST searches read; only real mutations are audited.
-  route.audit_exempt = !endpoint.write;
-  route.handler = [&tracking, body = endpoint.body](HttpRequest& request) {
-    Result<nlohmann::json> answer = [&]() -> Result<nlohmann::json> {
-      FALAJ_ASSIGN_OR_RETURN(auto fields, Fields::Read(request));
-      return body(tracking, fields, request);
-    }();
-    if (!answer) return mlflow::ErrorResponse(answer.error());
-    return HttpResponse::Json(200, *answer);
-  };
-  return route;
+  return mlflow::JsonRoute(
+      endpoint.method, kMlflowPrefix + endpoint.path, endpoint.write ? "runs.write" : "runs.read",
+      endpoint.write,
+      [&tracking, body = endpoint.body](const Fields& fields, HttpRequest& request) {
+        return body(tracking, fields, request);
+      });
 }
 
 const std::string& Project(const HttpRequest& request) { return request.PathParam("project"); }
@@ -263,7 +253,7 @@ Result<nlohmann::json> MetricHistory(tracking::TrackingStore& tracking, const Fi
 
 }  // namespace
 
-Status AddMlflowRoutes(Router& router, tracking::TrackingStore& tracking) {
+Status AddMlflowTrackingRoutes(Router& router, tracking::TrackingStore& tracking) {
   using tracking::Lifecycle;
   const std::vector<Endpoint> endpoints = {
       {"POST", "/experiments/create", true, CreateExperiment},
@@ -292,6 +282,29 @@ Status AddMlflowRoutes(Router& router, tracking::TrackingStore& tracking) {
     FALAJ_RETURN_IF_ERROR(router.Add(MakeRoute(tracking, endpoint)));
   }
   return Ok();
+}
+
+}  // namespace falaj::api
+
+namespace falaj::api {
+
+Status AddMlflowEndpoints(Router& router, const MlflowServices& services,
+                          const std::vector<MlflowEndpoint>& endpoints) {
+  for (const auto& endpoint : endpoints) {
+    FALAJ_RETURN_IF_ERROR(router.Add(mlflow::JsonRoute(
+        endpoint.method, kMlflowPrefix + endpoint.path, endpoint.permission, endpoint.write,
+        [services, body = endpoint.body](const mlflow::Fields& fields, HttpRequest& request) {
+          return body(services, fields, request);
+        })));
+  }
+  return Ok();
+}
+
+Status AddMlflowRoutes(Router& router, const MlflowServices& services) {
+  FALAJ_RETURN_IF_ERROR(AddMlflowTrackingRoutes(router, services.tracking));
+  FALAJ_RETURN_IF_ERROR(AddMlflowArtifactRoutes(router, services));
+  FALAJ_RETURN_IF_ERROR(AddMlflowLoggedModelRoutes(router, services));
+  return AddMlflowRegistryRoutes(router, services);
 }
 
 }  // namespace falaj::api

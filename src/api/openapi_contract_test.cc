@@ -65,31 +65,17 @@ class OpenApiContractTest : public ::testing::Test {
         *store_, *datasets_,
         [](std::string_view) -> Result<std::vector<data::DatasetPin>> { return {}; }, *audit_);
     tracking_ = std::make_unique<tracking::TrackingStore>(*store_);
-    ASSERT_TRUE(AddAllRoutes(router_, {ready_,
-                                       metrics_,
-                                       *projects_,
-                                       *authorizer_,
-                                       *keys_,
-                                       *bindings_,
-                                       *audit_,
-                                       *residency_,
-                                       *registry_,
-                                       NoArtifacts(),
-                                       *models_,
-                                       *endpoints_,
-                                       *predictor_,
-                                       *sources_,
-                                       *datasets_,
-                                       *ingest_,
-                                       *mqtt_,
-                                       *feature_registry_,
-                                       *training_sets_,
-                                       *materializer_,
-                                       *online_features_,
-                                       *erasures_,
-                                       *retention_,
-                                       *tracking_,
-                                       std::string(32, 'k')}));
+    artifact_index_ = std::make_unique<tracking::ArtifactIndex>(*store_);
+    logged_models_ = std::make_unique<tracking::LoggedModelStore>(*store_);
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_,           metrics_,        *projects_,
+                                       *authorizer_,     *keys_,          *bindings_,
+                                       *audit_,          *residency_,     *registry_,
+                                       NoArtifacts(),    *models_,        *endpoints_,
+                                       *predictor_,      *sources_,       *datasets_,
+                                       *ingest_,         *mqtt_,          *feature_registry_,
+                                       *training_sets_,  *materializer_,  *online_features_,
+                                       *erasures_,       *retention_,     *tracking_,
+                                       *artifact_index_, *logged_models_, std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -126,6 +112,8 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<features::ErasureService> erasures_;
   std::unique_ptr<data::RetentionService> retention_;
   std::unique_ptr<tracking::TrackingStore> tracking_;
+  std::unique_ptr<tracking::ArtifactIndex> artifact_index_;
+  std::unique_ptr<tracking::LoggedModelStore> logged_models_;
   Router router_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/mlflow_codec.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/random.h"
@@ -42,6 +43,12 @@ std::string_view MethodLabel(std::string_view method) {
   return "other";
 }
 
+// MLflow clients parse {"error_code", "message"}; errors answered before an MLflow handler runs
+// get that shape too.
+void ReshapeForMlflow(const HttpRequest& request, HttpResponse& response, bool unknown_route) {
+  if (request.path.starts_with("/mlflow/")) mlflow::ReshapePipelineError(response, unknown_route);
+}
+
 }  // namespace
 
 RequestPipeline::RequestPipeline(const Router& router, const Services& services,
@@ -72,6 +79,7 @@ HttpResponse RequestPipeline::Handle(HttpRequest& request, const RouteMatch& mat
     HttpResponse response = HttpResponse::FromError(*match.error, request.request_id);
     if (!match.allowed_methods.empty())
       response.headers.emplace_back("Allow", match.allowed_methods);
+    ReshapeForMlflow(request, response, true);
     Finish(request, "unmatched", response, started);
     return response;
   }
@@ -88,6 +96,8 @@ HttpResponse RequestPipeline::Handle(HttpRequest& request, const RouteMatch& mat
           HttpResponse::FromError({ErrorCode::kInternal, "internal error"}, request.request_id);
     }
     if (route.audited) Audit(request, route.permission, response.status);
+  } else {
+    ReshapeForMlflow(request, response, false);
   }
   Finish(request, route.pattern, response, started);
   return response;
@@ -199,6 +209,7 @@ HttpResponse RequestPipeline::TooManyRequests(const HttpRequest& request, std::s
 HttpResponse RequestPipeline::Refuse(HttpRequest& request, const Error& error) {
   AssignRequestId(request);
   HttpResponse response = HttpResponse::FromError(error, request.request_id);
+  ReshapeForMlflow(request, response, false);
   Finish(request, "unmatched", response, std::chrono::steady_clock::now());
   return response;
 }

@@ -13,6 +13,11 @@ bool IsParameter(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// A last segment "{name+}" captures the rest of the path, '/' included (artifact paths).
+bool IsRestParameter(std::string_view segment) {
+  return segment.size() > 3 && segment.front() == '{' && segment.ends_with("+}");
+}
+
 // A segment "{first}.{second}" holds two parameters split at the first '.' of the actual
 // segment (as in KServe model names "project.model"; project names contain no '.').
 size_t DottedPairSeparator(std::string_view segment) {
@@ -54,6 +59,11 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
     size_t path_end = std::min(path.find('/', path_at), path.size());
     std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
     std::string_view actual = path.substr(path_at, path_end - path_at);
+    if (IsRestParameter(expected) && pattern_end == pattern.size()) {
+      if (path_at >= path.size()) return false;
+      ++parameters;
+      break;
+    }
     if (IsParameter(expected)) {
       std::vector<std::pair<std::string_view, std::string_view>> ignored;
       if (!CaptureSegment(expected, actual, &ignored)) return false;
@@ -76,6 +86,15 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
     size_t pattern_end = std::min(pattern.find('/', pattern_at), pattern.size());
     size_t path_end = std::min(path.find('/', path_at), path.size());
     std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
+    if (IsRestParameter(expected) && pattern_end == pattern.size()) {
+      auto decoded = PercentDecode(path.substr(path_at), false);
+      if (!decoded) {
+        *decode_error = decoded.error();
+        return false;
+      }
+      params->emplace(expected.substr(1, expected.size() - 3), std::move(*decoded));
+      break;
+    }
     if (IsParameter(expected)) {
       std::vector<std::pair<std::string_view, std::string_view>> captured;
       CaptureSegment(expected, path.substr(path_at, path_end - path_at), &captured);

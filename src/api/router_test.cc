@@ -122,3 +122,24 @@ TEST(RouterTest, DottedSegmentsCarryTwoParameters) {
 
 }  // namespace
 }  // namespace falaj::api
+
+namespace falaj::api {
+namespace {
+
+TEST(RouterTest, RestParameterCapturesTheRemainingSegments) {
+  Router router;
+  ASSERT_TRUE(router.Add(
+      {"GET", "/p/{project}/files/{path+}", "f.read", Execution::kWorker, false, Reply(200)}));
+  RouteMatch match = router.Match("GET", "/p/demo/files/0/run/artifacts/model%20a/MLmodel");
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.params.at("project"), "demo");
+  EXPECT_EQ(match.params.at("path"), "0/run/artifacts/model a/MLmodel");
+  EXPECT_EQ(router.Match("GET", "/p/demo/files/").route, nullptr);
+  EXPECT_EQ(router.Match("GET", "/p/demo/files").route, nullptr);
+  RouteMatch bad = router.Match("GET", "/p/demo/files/a/%zz");
+  ASSERT_TRUE(bad.error.has_value());
+  EXPECT_EQ(bad.error->code, ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace falaj::api

@@ -40,7 +40,9 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(
       AddFeatureRoutes(router, {dependencies.feature_registry, dependencies.training_sets,
                                 dependencies.materializer, dependencies.online_features}));
-  FALAJ_RETURN_IF_ERROR(AddMlflowRoutes(router, dependencies.tracking));
+  FALAJ_RETURN_IF_ERROR(AddMlflowRoutes(
+      router, {dependencies.tracking, dependencies.artifact_index, dependencies.logged_models,
+               dependencies.registry, dependencies.artifacts}));
   FALAJ_RETURN_IF_ERROR(AddTrackingRoutes(router, dependencies.tracking));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }

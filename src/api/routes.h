@@ -26,6 +26,8 @@
 #include "serving/endpoint_store.h"
 #include "serving/model_manager.h"
 #include "serving/predictor.h"
+#include "tracking/artifact_index.h"
+#include "tracking/logged_models.h"
 #include "tracking/tracking_store.h"
 
 namespace falaj::api {
@@ -55,6 +57,8 @@ struct RouteDependencies {
   features::ErasureService& erasures;
   data::RetentionService& retention;
   tracking::TrackingStore& tracking;
+  tracking::ArtifactIndex& artifact_index;
+  tracking::LoggedModelStore& logged_models;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
   // Region of this serving node; "" when undeclared. Initialised so that brace-initialisers
   // stopping before it stay warning-free.

@@ -48,6 +48,8 @@
 #include "storage/blob_store.h"
 #include "storage/kv_store.h"
 #include "storage/metadata_store.h"
+#include "tracking/artifact_index.h"
+#include "tracking/logged_models.h"
 #include "tracking/tracking_store.h"
 
 namespace falaj::api {
@@ -82,6 +84,8 @@ struct Server::Parts {
   std::unique_ptr<features::ErasureService> erasures;
   std::unique_ptr<data::RetentionService> retention;  // its schedule stops before storage closes
   std::unique_ptr<tracking::TrackingStore> tracking;
+  std::unique_ptr<tracking::ArtifactIndex> artifact_index;
+  std::unique_ptr<tracking::LoggedModelStore> logged_models;
   std::unique_ptr<serving::FeatureProvider> feature_provider;  // endpoints' feature services
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
@@ -170,7 +174,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &data::SourceStore::Migrations(), &data::DatasetStore::Migrations(),
         &features::FeatureRegistry::Migrations(), &features::Materializer::Migrations(),
         &features::ErasureService::Migrations(), &data::RetentionService::Migrations(),
-        &tracking::TrackingStore::Migrations(), &projects::ProjectService::Migrations()}) {
+        &tracking::TrackingStore::Migrations(), &tracking::ArtifactIndex::Migrations(),
+        &tracking::LoggedModelStore::Migrations(), &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -296,6 +301,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       },
       *parts->audit);
   parts->tracking = std::make_unique<tracking::TrackingStore>(*parts->metadata);
+  parts->artifact_index = std::make_unique<tracking::ArtifactIndex>(*parts->metadata);
+  parts->logged_models = std::make_unique<tracking::LoggedModelStore>(*parts->metadata);
   parts->projects->RegisterOwnershipCheck("experiments", tracking::TrackingStore::CountInProject);
   parts->projects->RegisterOwnershipCheck("retention policies",
                                           data::RetentionService::CountInProject);
@@ -343,6 +350,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->erasures,
                                    *parts->retention,
                                    *parts->tracking,
+                                   *parts->artifact_index,
+                                   *parts->logged_models,
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
                                    config.EffectiveNodeRegion()}));
   parts->pipeline = std::make_unique<RequestPipeline>(

@@ -23,6 +23,24 @@ std::string SignatureName(const nlohmann::json& signature, std::string_view side
   return std::string(fallback);
 }
 
+// The file a runtime loads: the only one, or — for versions registered through MLflow, which
+// also carry MLmodel, requirements.txt … — the one their lineage names as the model's data.
+Result<std::string> ModelFile(const registry::ModelVersion& version) {
+  if (version.files.size() == 1) return version.files[0].path;
+  const auto& lineage = version.lineage;
+  if (lineage.is_object() && lineage.contains("mlflow") && lineage["mlflow"].is_object() &&
+      lineage["mlflow"].contains("model_file") && lineage["mlflow"]["model_file"].is_string()) {
+    std::string named = lineage["mlflow"]["model_file"].get<std::string>();
+    for (const auto& file : version.files) {
+      if (file.path == named) return named;
+    }
+  }
+  return MakeError(ErrorCode::kUnimplemented,
+                   "serving needs exactly one artifact file (or an MLflow version naming its "
+                   "model file); version {} has {}",
+                   version.version, version.files.size());
+}
+
 Result<std::string> ReadArtifact(registry::ModelRegistry& registry, const LoadSpec& spec,
                                  const std::string& path) {
   FALAJ_ASSIGN_OR_RETURN(auto reader,
@@ -174,12 +192,8 @@ Result<std::shared_ptr<ServedModel>> ModelManager::LoadNow(const LoadSpec& spec)
                      "version {} of model '{}' failed verification and will not be served: {}",
                      spec.version, spec.model, report.reason);
   }
-  if (described.files.size() != 1) {
-    return MakeError(ErrorCode::kUnimplemented,
-                     "serving needs exactly one artifact file; version {} has {}", spec.version,
-                     described.files.size());
-  }
-  FALAJ_ASSIGN_OR_RETURN(auto artifact, ReadArtifact(registry_, spec, described.files[0].path));
+  FALAJ_ASSIGN_OR_RETURN(auto model_file, ModelFile(described));
+  FALAJ_ASSIGN_OR_RETURN(auto artifact, ReadArtifact(registry_, spec, model_file));
   auto runtime = LoadModel(described.format, spec.runtime, artifact);
   if (!runtime) {
     if (runtime.error().code == ErrorCode::kUnimplemented) return std::unexpected(runtime.error());

@@ -70,7 +70,9 @@ def concrete_path(route_path: str, world: dict) -> str:
             .replace("{path}", "model.json").replace("{alias}", "champion")
             .replace("{endpoint}", "matrix-endpoint").replace("{source}", "matrix-source")
             .replace("{dataset}", "matrix-dataset").replace("{kind}", "entity")
-            .replace("{name}", "matrix-entity").replace("{run}", "0" * 32))
+            .replace("{name}", "matrix-entity").replace("{run}", "0" * 32)
+            .replace("{path+}", "matrix/file.txt").replace("{model_id}", "m-" + "0" * 32)
+            .replace("{tag_key}", "matrix-tag"))
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX["routes"]))

@@ -6,16 +6,13 @@ MLFLOW_TRACKING_URI naming the project and MLFLOW_TRACKING_TOKEN carrying a Fala
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 
 import pytest
 
 from conftest import REPO_ROOT, unique_name
+from mlflow_helpers import run_mlflow_script
 
-MLFLOW_PYTHON = REPO_ROOT / ".venv-mlflow" / "bin" / "python"
 SCRIPT = REPO_ROOT / "tests" / "integration" / "mlflow_client_script.py"
 
 
@@ -31,17 +28,7 @@ def api(project: str) -> str:
 
 
 def run_client(server, project: str) -> dict:
-    if not MLFLOW_PYTHON.exists():
-        # scripts/install-deps creates it: a missing client is a broken setup, not a reason to pass.
-        pytest.fail(".venv-mlflow is missing: run scripts/install-deps")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FALAJ_"))}
-    env.update({"MLFLOW_TRACKING_URI": f"{server.url}/mlflow/projects/{project}",
-                "MLFLOW_TRACKING_TOKEN": server.key,
-                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
-    done = subprocess.run([str(MLFLOW_PYTHON), str(SCRIPT)], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_mlflow_script(server, project, SCRIPT)
 
 
 def test_the_real_mlflow_client_logs_and_reads_back(server, project):
