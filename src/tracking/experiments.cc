@@ -78,7 +78,15 @@ const storage::MigrationSet& TrackingStore::Migrations() {
         "PRIMARY KEY (run_id, key, seq)); "
         "CREATE TABLE tracking_latest_metrics (run_id TEXT NOT NULL, key TEXT NOT NULL, step "
         "BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL, value DOUBLE PRECISION, PRIMARY KEY "
-        "(run_id, key))"}}};
+        "(run_id, key))"},
+       // Search walks an experiment's runs in its default order (start_time DESC, run_id) and
+       // metric history pages in (step, timestamp, seq) order: both straight off an index.
+       {2, "index runs by start time and metric points in history order",
+        "DROP INDEX tracking_runs_experiment; "
+        "CREATE INDEX tracking_runs_experiment_start ON tracking_runs (project, experiment_id, "
+        "start_time_ms, run_id); "
+        "CREATE INDEX tracking_metrics_history ON tracking_metrics (run_id, key, step, "
+        "timestamp_ms, seq)"}}};
   return kSet;
 }
 

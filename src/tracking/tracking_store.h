@@ -64,6 +64,10 @@ class TrackingStore {
 
   Result<RunPage> SearchRuns(std::string_view project, const RunSearch& search);
 
+  // 1 to kMaxComparedRuns distinct runs of the project, read in one transaction.
+  Result<RunComparison> CompareRuns(std::string_view project,
+                                    const std::vector<std::string>& run_ids);
+
  private:
   Result<Run> LoadRun(storage::Transaction& tx, std::string_view project, std::string_view run_id);
 
