@@ -22,6 +22,7 @@ import pathlib
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -76,21 +77,52 @@ def start_falaj(binary, work):
     session.headers["Authorization"] = f"Bearer {key}"
     answer = session.post(f"{url}/api/v1/projects", json={"name": "bench", "region": "uae-north"})
     assert answer.ok, answer.text
-    return process, session, f"{url}/mlflow/projects/bench/api/2.0/mlflow"
+    return process, session, f"{url}/mlflow/projects/bench/api/2.0/mlflow", None
 
 
-def start_mlflow(work, workers):
+def start_mlflow(work, workers, bulk_runs, seed):
+    """Starts `mlflow server`; with bulk_runs, first writes (b)'s runs into its store."""
     if not MLFLOW_SERVER.exists():
         sys.exit(".venv-mlflow-server is missing: run scripts/install-bench-deps")
+    setup = None
+    if bulk_runs:
+        code = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
+                f"from tracking_vs_mlflow import mlflow_bulk_child; "
+                f"mlflow_bulk_child({'sqlite:///' + str(work / 'mlflow.db')!r}, "
+                f"{str(work / 'mlflow-artifacts')!r}, {bulk_runs}, {seed})")
+        started = time.perf_counter()
+        done = subprocess.run([str(MLFLOW_SERVER.parent / "python"), "-c", code],
+                              capture_output=True, text=True, check=True)
+        setup = (json.loads(done.stdout.strip().splitlines()[-1])["experiment_id"],
+                 time.perf_counter() - started)
     port = free_port()
     process = subprocess.Popen(
         [str(MLFLOW_SERVER), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
          "--default-artifact-root", str(work / "mlflow-artifacts"), "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=open(work / "mlflow.log", "wb"), cwd=work)
+        stdout=subprocess.DEVNULL, stderr=open(work / "mlflow.log", "wb"), cwd=work,
+        start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url + "/health", process)
-    return process, requests.Session(), f"{url}/api/2.0/mlflow"
+    return process, requests.Session(), f"{url}/api/2.0/mlflow", setup
+
+
+def stop(process):
+    """SIGTERM to the server's process group (mlflow's workers too), then SIGKILL after 30 s."""
+    try:
+        group = os.getpgid(process.pid) if process.pid != os.getpgid(0) else None
+    except ProcessLookupError:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if group and group != os.getpgid(0):
+            os.killpg(group, sig)
+        else:
+            process.send_signal(sig)
+        try:
+            process.wait(timeout=30)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 class Client:
@@ -148,18 +180,52 @@ def log_points(client, points, runs, batch):
     return elapsed, len(history.get("metrics", []))
 
 
-def create_one(client, experiment, i, seed):
+def run_data(i, seed):
+    """Run i of (b): its start time, params, metrics and tags (the same on both servers)."""
     rng = random.Random(seed * 1_000_003 + i)
-    run_id = client.run(experiment, 1_700_000_000_000 + i)
+    start = 1_700_000_000_000 + i
+    params = {"depth": str(rng.choice([4, 6, 8])), "eta": str(rng.choice([0.05, 0.1, 0.3]))}
+    metrics = {"auc": round(rng.uniform(0.5, 1.0), 6), "loss": round(rng.uniform(0.1, 1.0), 6)}
+    return start, params, metrics, {"team": rng.choice(["risk", "growth"])}
+
+
+def create_one(client, experiment, i, seed):
+    start, params, metrics, tags = run_data(i, seed)
+    run_id = client.run(experiment, start)
     client.call("POST", "runs/log-batch", {
         "run_id": run_id,
-        "params": [{"key": "depth", "value": str(rng.choice([4, 6, 8]))},
-                   {"key": "eta", "value": str(rng.choice([0.05, 0.1, 0.3]))}],
-        "metrics": [{"key": "auc", "value": round(rng.uniform(0.5, 1.0), 6),
-                     "timestamp": 1_700_000_000_000 + i, "step": 0},
-                    {"key": "loss", "value": round(rng.uniform(0.1, 1.0), 6),
-                     "timestamp": 1_700_000_000_000 + i, "step": 0}],
-        "tags": [{"key": "team", "value": rng.choice(["risk", "growth"])}]})
+        "params": [{"key": k, "value": v} for k, v in params.items()],
+        "metrics": [{"key": k, "value": v, "timestamp": start, "step": 0}
+                    for k, v in metrics.items()],
+        "tags": [{"key": k, "value": v} for k, v in tags.items()]})
+
+
+def mlflow_bulk_child(uri, artifacts, count, seed):
+    """Runs under .venv-mlflow-server: writes (b)'s runs through MLflow's own store and ORM
+    models in one transaction (over REST it needs ~0.15 s a run, half an hour for 10 000)."""
+    import uuid
+
+    from mlflow.store.tracking.dbmodels import models as m
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(uri, artifacts)
+    experiment = store.create_experiment("search")
+    with store.ManagedSessionMaker() as session:
+        for i in range(count):
+            start, params, metrics, tags = run_data(i, seed)
+            run_id = uuid.uuid4().hex
+            tags = {**tags, "mlflow.runName": f"run-{i}"}
+            session.add(m.SqlRun(
+                run_uuid=run_id, name=f"run-{i}", experiment_id=int(experiment), user_id="bench",
+                status="RUNNING", start_time=start, end_time=None, lifecycle_stage="active",
+                artifact_uri=f"{artifacts}/{experiment}/{run_id}/artifacts", source_type="UNKNOWN",
+                source_name="", entry_point_name="", source_version=""))
+            session.add_all([m.SqlParam(run_uuid=run_id, key=k, value=v) for k, v in params.items()])
+            session.add_all([m.SqlTag(run_uuid=run_id, key=k, value=v) for k, v in tags.items()])
+            for cls in (m.SqlMetric, m.SqlLatestMetric):
+                session.add_all([cls(run_uuid=run_id, key=k, value=v, timestamp=start, step=0,
+                                     is_nan=False) for k, v in metrics.items()])
+    print(json.dumps({"experiment_id": experiment}))
 
 
 def create_runs(client, count, seed, threads):
@@ -196,13 +262,18 @@ def search(client, experiment, page_size):
     return time.perf_counter() - started, ids
 
 
-def measure(name, client, args):
+def measure(name, client, args, setup):
     log_time, history = log_points(client, args.points, args.log_runs, args.batch)
     print(f"{name}: log-batch {args.points} points: {log_time:.3f} s "
           f"({args.points / log_time:,.0f} points/s); history of one key has {history} points",
           flush=True)
-    experiment, setup = create_runs(client, args.runs, args.seed, args.setup_threads)
-    print(f"{name}: setup of {args.runs} runs (create + log-batch each): {setup:.1f} s", flush=True)
+    if setup is None:
+        experiment, seconds = create_runs(client, args.runs, args.seed, args.setup_threads)
+        how = "over REST: create + log-batch each"
+    else:
+        (experiment, seconds), how = setup, "through its store in one transaction"
+    print(f"{name}: setup of {args.runs} runs ({how}): {seconds:.1f} s", flush=True)
+    setup = seconds
     times, ids = [], None
     for _ in range(args.repeat):
         elapsed, ids = search(client, experiment, args.page_size)
@@ -224,9 +295,13 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--setup-threads", type=int, default=4)
+    parser.add_argument("--mlflow-setup", choices=["store", "rest"], default="store",
+                        help="how MLflow gets (b)'s runs: its own store in one transaction "
+                             "(default) or the REST calls Falaj gets")
     parser.add_argument("--mlflow-workers", type=int, default=2,
                         help="server processes; the measured phases use one connection")
     parser.add_argument("--only", choices=["falaj", "mlflow"], help="run one side (no ratio)")
+    parser.add_argument("--keep", action="store_true", help="keep the servers' data directory")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
@@ -234,17 +309,21 @@ def main():
     results = {}
     try:
         for name, start in (("falaj", lambda: start_falaj(args.falaj, work)),
-                            ("mlflow", lambda: start_mlflow(work, args.mlflow_workers))):
+                            ("mlflow", lambda: start_mlflow(
+                                work, args.mlflow_workers,
+                                args.runs if args.mlflow_setup == "store" else 0, args.seed))):
             if args.only and name != args.only:
                 continue
-            process, session, base = start()
+            process, session, base, setup = start()
             try:
-                results[name] = measure(name, Client(session, base), args)
+                results[name] = measure(name, Client(session, base), args, setup)
             finally:
-                process.terminate()
-                process.wait(timeout=30)
+                stop(process)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"data kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
     if args.only:
         return

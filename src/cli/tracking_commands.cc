@@ -28,8 +28,9 @@ struct TrackingArgs {
 // A run as tables show it: the latest metric values as a key=value map, not their step and time.
 nlohmann::json RunRow(nlohmann::json run) {
   nlohmann::json metrics = nlohmann::json::object();
-  for (const auto& [key, point] : run.value("metrics", nlohmann::json::object()).items()) {
-    metrics[key] = point.value("value", nlohmann::json());
+  const nlohmann::json logged = run.value("metrics", nlohmann::json::object());
+  for (const auto& [key, point] : logged.items()) {
+    metrics[key] = point.is_object() ? point.value("value", nlohmann::json()) : point;
   }
   run["metrics"] = metrics;
   return run;

@@ -46,7 +46,8 @@ def test_get_experiment(server, project):
     assert created.status_code == 201, created.text
     got = server.get(f"{native(project)}/experiments/{created.json()['id']}")
     assert got.status_code == 200 and got.json() == created.json()
-    assert_error_shape(server.get(f"{native(project)}/experiments/abc"), 400)
+    # Like MLflow, an id that is not a number names no experiment.
+    assert_error_shape(server.get(f"{native(project)}/experiments/abc"), 404)
     assert_error_shape(server.get(f"{native(project)}/experiments/999"), 404)
 
 
@@ -80,7 +81,7 @@ def test_metric_history_is_ordered_paged_and_keeps_nan(server, project):
                 {"page_token": "not-a-token"}):
         assert_error_shape(server.get(path, params=bad), 400)
     assert_error_shape(server.get(f"{native(project)}/runs/{'f' * 32}/metrics/x"), 404)
-    assert_error_shape(server.get(f"{native(project)}/runs/nothex/metrics/x"), 400)
+    assert_error_shape(server.get(f"{native(project)}/runs/nothex/metrics/x"), 404)
 
 
 def test_compare_marks_differing_params(server, project):
@@ -107,11 +108,12 @@ def test_compare_marks_differing_params(server, project):
 
     compare = f"{native(project)}/runs/compare"
     for bad in ({}, {"run_ids": []}, {"run_ids": [a, a]}, {"run_ids": "x"},
-                {"run_ids": [a], "extra": 1}, {"run_ids": ["nothex"]},
-                {"run_ids": ["0" * 32] * 101}):
+                {"run_ids": [a], "extra": 1}, {"run_ids": ["0" * 32] * 101}):
         assert_error_shape(server.post(compare, json=bad), 400)
     assert_error_shape(server.post(compare, data="not json"), 400)
-    assert_error_shape(server.post(compare, json={"run_ids": [a, "f" * 32]}), 404)
+    # As in MLflow, a malformed run id names no run.
+    for missing in ("f" * 32, "nothex"):
+        assert_error_shape(server.post(compare, json={"run_ids": [a, missing]}), 404)
     # A run of another project is not found either.
     other = unique_name("trk")
     assert server.post("/api/v1/projects", json={"name": other, "region": "uae-north"}).status_code == 201
