@@ -11,7 +11,7 @@
 #include <random>
 
 #include "tracking/run_filter.h"
-#include "tracking/tracking_store.h"
+#include "tracking/tracking_store_fixture.h"
 
 namespace falaj::tracking {
 namespace {
@@ -85,29 +85,7 @@ std::vector<std::string> RandomOrder(std::mt19937& random) {
   return clauses;
 }
 
-class RunSearchSqlTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    directory_ =
-        std::filesystem::temp_directory_path() / ("falaj_run_search_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-    auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 2);
-    ASSERT_TRUE(store);
-    metadata_ = std::move(*store);
-    ASSERT_TRUE(metadata_->Migrate(TrackingStore::Migrations()));
-    tracking_ = std::make_unique<TrackingStore>(*metadata_);
-  }
-  void TearDown() override {
-    tracking_.reset();
-    metadata_.reset();
-    std::filesystem::remove_all(directory_);
-  }
-
-  std::filesystem::path directory_;
-  std::unique_ptr<storage::MetadataStore> metadata_;
-  std::unique_ptr<TrackingStore> tracking_;
-};
+using RunSearchSqlTest = TrackingStoreFixture;
 
 TEST(LikeToGlobTest, EscapesGlobMetacharacters) {
   EXPECT_EQ(LikeToGlob("a%b_c"), "a*b?c");
