@@ -1,5 +1,6 @@
 #include "api/tracking_routes.h"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "api/mlflow_codec.h"
@@ -100,6 +101,80 @@ Result<HttpResponse> SearchRuns(tracking::TrackingStore& tracking, const HttpReq
                                                           : nlohmann::json(page.next_page_token)}});
 }
 
+Result<HttpResponse> GetExperiment(tracking::TrackingStore& tracking, const HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto experiment, tracking.GetExperiment(request.PathParam("project"),
+                                                                 request.PathParam("experiment")));
+  return HttpResponse::Json(200, ExperimentJson(experiment));
+}
+
+// The page size of a metric history: 1 to kMaxHistoryPage points, kMaxHistoryPage by default.
+constexpr int64_t kMaxHistoryPage = 25000;
+
+Result<size_t> HistoryPageSize(const HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto text, request.QueryParam("max_results"));
+  if (!text) return static_cast<size_t>(kMaxHistoryPage);
+  int64_t size = 0;
+  const char* end = text->data() + text->size();
+  auto parsed = std::from_chars(text->data(), end, size);
+  if (parsed.ec != std::errc() || parsed.ptr != end || size < 1 || size > kMaxHistoryPage) {
+    return MakeError(ErrorCode::kInvalidArgument, "max_results must be an integer from 1 to {}",
+                     kMaxHistoryPage);
+  }
+  return static_cast<size_t>(size);
+}
+
+Result<HttpResponse> MetricHistory(tracking::TrackingStore& tracking, const HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(size_t page_size, HistoryPageSize(request));
+  FALAJ_ASSIGN_OR_RETURN(auto token, request.QueryParam("page_token"));
+  const std::string& key = request.PathParam("metric");
+  FALAJ_ASSIGN_OR_RETURN(
+      auto page, tracking.MetricHistory(request.PathParam("project"), request.PathParam("run"), key,
+                                        page_size, token.value_or("")));
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& point : page.metrics) {
+    points.push_back({{"step", point.step},
+                      {"timestamp_ms", point.timestamp_ms},
+                      {"value", mlflow::DoubleJson(point.value)}});
+  }
+  return HttpResponse::Json(200, {{"run_id", request.PathParam("run")},
+                                  {"key", key},
+                                  {"points", points},
+                                  {"next_page_token", page.next_page_token.empty()
+                                                          ? nlohmann::json()
+                                                          : nlohmann::json(page.next_page_token)}});
+}
+
+Result<HttpResponse> CompareRuns(tracking::TrackingStore& tracking, const HttpRequest& request) {
+  FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
+  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"run_ids"}));
+  FALAJ_ASSIGN_OR_RETURN(auto run_ids, json::StringList(body, "run_ids"));
+  FALAJ_ASSIGN_OR_RETURN(auto comparison,
+                         tracking.CompareRuns(request.PathParam("project"), run_ids));
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& info : comparison.runs) {
+    runs.push_back({{"id", info.run_id},
+                    {"name", info.run_name},
+                    {"experiment_id", info.experiment_id},
+                    {"status", info.status},
+                    {"start_time", TimeOrNull(info.start_time_ms)}});
+  }
+  nlohmann::json params = nlohmann::json::array();
+  for (const auto& row : comparison.params) {
+    nlohmann::json values = nlohmann::json::array();
+    for (const auto& value : row.values) values.push_back(value ? nlohmann::json(*value) : nullptr);
+    params.push_back({{"key", row.key}, {"values", values}, {"differs", row.differs}});
+  }
+  nlohmann::json metrics = nlohmann::json::array();
+  for (const auto& row : comparison.metrics) {
+    nlohmann::json values = nlohmann::json::array();
+    for (const auto& point : row.latest) {
+      values.push_back(point ? mlflow::DoubleJson(point->value) : nlohmann::json());
+    }
+    metrics.push_back({{"key", row.key}, {"values", values}, {"differs", row.differs}});
+  }
+  return HttpResponse::Json(200, {{"runs", runs}, {"params", params}, {"metrics", metrics}});
+}
+
 Result<HttpResponse> GetRun(tracking::TrackingStore& tracking, const HttpRequest& request) {
   FALAJ_ASSIGN_OR_RETURN(auto run,
                          tracking.GetRun(request.PathParam("project"), request.PathParam("run")));
@@ -116,6 +191,13 @@ Status AddTrackingRoutes(Router& router, tracking::TrackingStore& tracking) {
       WorkerRoute("GET", kProject + "/experiments", "runs.read", bind(ListExperiments))));
   FALAJ_RETURN_IF_ERROR(router.Add(
       WorkerRoute("POST", kProject + "/experiments", "runs.write", bind(CreateExperiment))));
+  FALAJ_RETURN_IF_ERROR(router.Add(WorkerRoute("GET", kProject + "/experiments/{experiment}",
+                                               "runs.read", bind(GetExperiment))));
+  FALAJ_RETURN_IF_ERROR(router.Add(WorkerRoute("GET", kProject + "/runs/{run}/metrics/{metric}",
+                                               "runs.read", bind(MetricHistory))));
+  Route compare = WorkerRoute("POST", kProject + "/runs/compare", "runs.read", bind(CompareRuns));
+  compare.audit_exempt = true;  // a read that takes a body
+  FALAJ_RETURN_IF_ERROR(router.Add(std::move(compare)));
   Route search = WorkerRoute("POST", kProject + "/runs/search", "runs.read", bind(SearchRuns));
   search.audit_exempt = true;  // a read that takes a body
   FALAJ_RETURN_IF_ERROR(router.Add(std::move(search)));

@@ -13,6 +13,7 @@
 #include "cli/model_commands.h"
 #include "cli/project_commands.h"
 #include "cli/server_command.h"
+#include "cli/tracking_commands.h"
 
 namespace falaj::cli {
 namespace {
@@ -57,6 +58,7 @@ int Main(int argc, char** argv) {
   AddEndpointCommands(app, table);
   AddDataCommands(app, table);
   AddFeatureCommands(app, table);
+  AddTrackingCommands(app, table);
   AddAuditCommands(app, table);
   table.AddLocal(app.add_subcommand("version", "Print the version"), [] {
     std::printf("falaj %s\n", FALAJ_VERSION);

@@ -78,7 +78,17 @@ const storage::MigrationSet& TrackingStore::Migrations() {
         "PRIMARY KEY (run_id, key, seq)); "
         "CREATE TABLE tracking_latest_metrics (run_id TEXT NOT NULL, key TEXT NOT NULL, step "
         "BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL, value DOUBLE PRECISION, PRIMARY KEY "
-        "(run_id, key))"}}};
+        "(run_id, key))"},
+       // Search walks an experiment's runs in its default order (start_time DESC, run_id), and
+       // reads the runs matching a metric condition off the latest values by key. (Metric
+       // history sorts one key's points when read: an index in that order would add a third
+       // copy of every logged point to the hottest write.)
+       {2, "index runs by start time and latest metric values by key",
+        "DROP INDEX tracking_runs_experiment; "
+        "CREATE INDEX tracking_runs_experiment_start ON tracking_runs (project, experiment_id, "
+        "start_time_ms, run_id); "
+        "CREATE INDEX tracking_latest_metrics_value ON tracking_latest_metrics (key, value, "
+        "run_id)"}}};
   return kSet;
 }
 

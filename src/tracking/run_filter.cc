@@ -182,10 +182,11 @@ class Parser {
 bool LikeMatch(std::string_view text, std::string_view pattern) {
   size_t t = 0, p = 0, star = std::string_view::npos, mark = 0;
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '_' || pattern[p] == text[t])) {
-      ++t, ++p;
-    } else if (p < pattern.size() && pattern[p] == '%') {
+    // '%' first: it is a wildcard even where the text holds a literal '%'.
+    if (p < pattern.size() && pattern[p] == '%') {
       star = p++, mark = t;
+    } else if (p < pattern.size() && (pattern[p] == '_' || pattern[p] == text[t])) {
+      ++t, ++p;
     } else if (star != std::string_view::npos) {
       p = star + 1, t = ++mark;
     } else {
@@ -256,13 +257,13 @@ std::optional<std::variant<double, std::string>> ValueOf(const Run& run,
   return std::string(LifecycleName(info.lifecycle));
 }
 
+}  // namespace
+
 bool IsNumeric(const Identifier& identifier) {
   return identifier.kind == EntityKind::kMetric ||
          (identifier.kind == EntityKind::kAttribute &&
           AttributeTypeOf(identifier.key) == AttributeType::kNumber);
 }
-
-}  // namespace
 
 Result<RunFilter> RunFilter::Parse(std::string_view text) {
   if (text.size() > kMaxFilterLength) {

@@ -3,8 +3,10 @@
 //     and attributes.status = 'FINISHED'
 // (conditions joined by AND; comparators = != < <= > >= for numbers, = != LIKE ILIKE for
 // strings) and order_by clauses such as "metrics.auc DESC". Parsing is strict: anything else is
-// INVALID_ARGUMENT naming the position (0-based) of the offending text. Evaluation is on a loaded
-// Run, so every metadata backend searches identically. Immutable after parsing; thread-safe.
+// INVALID_ARGUMENT naming the position (0-based) of the offending text. Search runs the parsed
+// filter and order as SQL (run_search_sql.h); Matches and Before evaluate them on a loaded Run and
+// are the reference semantics the SQL translation is tested against. Immutable after parsing;
+// thread-safe.
 #pragma once
 
 #include <string>
@@ -40,6 +42,9 @@ struct Condition {
   std::variant<double, std::string> value;
 };
 
+// Whether the identifier compares as a number (metrics, start_time, end_time) or as a string.
+bool IsNumeric(const Identifier& identifier);
+
 class RunFilter {
  public:
   // "" (or only spaces) yields a filter that matches every run.
@@ -63,6 +68,7 @@ class RunOrder {
   static Result<RunOrder> Parse(const std::vector<std::string>& clauses);
   // True when `a` comes strictly before `b`.
   bool Before(const Run& a, const Run& b) const;
+  const std::vector<OrderKey>& keys() const { return keys_; }
 
  private:
   std::vector<OrderKey> keys_;

@@ -59,6 +59,16 @@ TEST(RunFilterTest, StringsAndQuoting) {
   EXPECT_TRUE(Matches("   "));
 }
 
+TEST(RunFilterTest, PercentIsAWildcardEvenOverALiteralPercent) {
+  tracking::Run run = SampleRun();
+  run.tags["team"] = "a%b";
+  auto matches = [&](std::string_view filter) { return RunFilter::Parse(filter)->Matches(run); };
+  EXPECT_TRUE(matches("tags.team LIKE 'a%'"));
+  EXPECT_TRUE(matches("tags.team LIKE '%b'"));
+  EXPECT_TRUE(matches("tags.team ILIKE 'A%B'"));
+  EXPECT_FALSE(matches("tags.team LIKE 'a_'"));
+}
+
 void ExpectError(std::string_view filter, std::string_view fragment) {
   auto parsed = RunFilter::Parse(filter);
   ASSERT_FALSE(parsed) << filter;

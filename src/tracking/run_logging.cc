@@ -1,6 +1,8 @@
 // Logging on runs: batches of metrics, params and tags (one transaction each), tag deletion and
 // metric history.
+#include <algorithm>
 #include <map>
+#include <span>
 
 #include "tracking/run_rows.h"
 #include "tracking/tracking_store.h"
@@ -73,15 +75,35 @@ Status WriteTags(storage::Transaction& tx, const std::string& run_id, const Batc
   return Ok();
 }
 
+// Points per INSERT: one statement per hundred points instead of one per point, well below every
+// backend's limit on bound parameters (6 per point).
+constexpr size_t kPointsPerInsert = 100;
+
+Status InsertPoints(storage::Transaction& tx, const std::string& run_id, int64_t first_seq,
+                    std::span<const MetricPoint> points) {
+  std::string sql =
+      "INSERT INTO tracking_metrics (run_id, key, seq, step, timestamp_ms, value) VALUES ";
+  std::vector<storage::SqlValue> values;
+  values.reserve(points.size() * 6);
+  int64_t seq = first_seq;
+  for (const auto& point : points) {
+    sql += seq == first_seq ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
+    values.insert(values.end(), {run_id, point.key, seq++, point.step, point.timestamp_ms,
+                                 MetricValue(point.value)});
+  }
+  return tx.Run(sql, values);
+}
+
 Status WriteMetrics(storage::Transaction& tx, const std::string& run_id, int64_t first_seq,
                     const Batch& batch) {
+  std::span<const MetricPoint> points(batch.metrics);
+  for (size_t first = 0; first < points.size(); first += kPointsPerInsert) {
+    auto chunk = points.subspan(first, std::min(kPointsPerInsert, points.size() - first));
+    FALAJ_RETURN_IF_ERROR(InsertPoints(tx, run_id, first_seq + static_cast<int64_t>(first), chunk));
+  }
+  int64_t seq = first_seq + static_cast<int64_t>(points.size());
   std::map<std::string_view, const MetricPoint*> latest;
-  int64_t seq = first_seq;
   for (const auto& metric : batch.metrics) {
-    FALAJ_RETURN_IF_ERROR(tx.Run(
-        "INSERT INTO tracking_metrics (run_id, key, seq, step, timestamp_ms, value) VALUES "
-        "(?, ?, ?, ?, ?, ?)",
-        {run_id, metric.key, seq++, metric.step, metric.timestamp_ms, MetricValue(metric.value)}));
     auto [found, inserted] = latest.emplace(metric.key, &metric);
     if (!inserted && AtLeastAsLate(metric, found->second->step, found->second->timestamp_ms)) {
       found->second = &metric;

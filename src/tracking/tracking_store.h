@@ -1,7 +1,8 @@
 // Experiment tracking: per project, experiments (name unique in the project, tags, lifecycle)
 // and their runs (status, times, user, parent run, lifecycle) with write-once params,
 // last-write-wins tags and metrics kept as time series plus the latest value per key. Batches are
-// written in one transaction. Run search uses the MLflow filter language (run_filter.h).
+// written in one transaction. Run search uses the MLflow filter language (run_filter.h), run as
+// SQL (run_search_sql.h) so only the page's runs are read.
 //
 // This is the domain service behind the MLflow-compatible REST API and the native one; it knows
 // nothing of HTTP. Errors: NOT_FOUND for an unknown experiment or run (also one of another
@@ -63,6 +64,12 @@ class TrackingStore {
                                           std::string_view page_token);
 
   Result<RunPage> SearchRuns(std::string_view project, const RunSearch& search);
+
+  // 1 to kMaxComparedRuns distinct runs of the project, read in one transaction, side by side.
+  // INVALID_ARGUMENT for too few, too many or repeated ids; NOT_FOUND for a run not in the
+  // project.
+  Result<RunComparison> CompareRuns(std::string_view project,
+                                    const std::vector<std::string>& run_ids);
 
  private:
   Result<Run> LoadRun(storage::Transaction& tx, std::string_view project, std::string_view run_id);

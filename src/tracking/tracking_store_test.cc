@@ -9,31 +9,18 @@
 #include <random>
 
 #include "tracking/run_filter.h"
+#include "tracking/tracking_store_fixture.h"
 
 namespace falaj::tracking {
 namespace {
 
-class TrackingStoreTest : public ::testing::Test {
+class TrackingStoreTest : public TrackingStoreFixture {
  protected:
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("falaj_tracking_" + std::to_string(::getpid()) + "_" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-    auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 2);
-    ASSERT_TRUE(store);
-    metadata_ = std::move(*store);
-    ASSERT_TRUE(metadata_->Migrate(TrackingStore::Migrations()));
-    tracking_ = std::make_unique<TrackingStore>(*metadata_);
+    TrackingStoreFixture::SetUp();
     auto experiment = tracking_->CreateExperiment("bank", "fraud", {{"team", "risk"}});
     ASSERT_TRUE(experiment);
     experiment_id_ = experiment->experiment_id;
-  }
-  void TearDown() override {
-    tracking_.reset();
-    metadata_.reset();
-    std::filesystem::remove_all(directory_);
   }
   tracking::Run NewRunIn(std::string name = "", int64_t start = 1000) {
     auto run = tracking_->CreateRun("bank", {experiment_id_, std::move(name), "key:k", start, {}});
@@ -41,9 +28,6 @@ class TrackingStoreTest : public ::testing::Test {
     return *run;
   }
 
-  std::filesystem::path directory_;
-  std::unique_ptr<storage::MetadataStore> metadata_;
-  std::unique_ptr<TrackingStore> tracking_;
   std::string experiment_id_;
 };
 

@@ -108,6 +108,28 @@ struct MetricHistoryPage {
   std::string next_page_token;
 };
 
+// Runs side by side: one row per param or metric key any of them has, with a value (or none)
+// per run in the order the runs were asked for.
+inline constexpr size_t kMaxComparedRuns = 100;
+
+struct ParamComparison {
+  std::string key;
+  std::vector<std::optional<std::string>> values;  // one per run
+  bool differs = false;  // not every run has the same value (a missing value counts as one)
+};
+
+struct MetricComparison {
+  std::string key;
+  std::vector<std::optional<MetricPoint>> latest;  // one per run
+  bool differs = false;                            // as for params; NaN equals NaN here
+};
+
+struct RunComparison {
+  std::vector<RunInfo> runs;
+  std::vector<ParamComparison> params;    // by key
+  std::vector<MetricComparison> metrics;  // by key
+};
+
 std::string_view LifecycleName(Lifecycle lifecycle);  // "active" or "deleted"
 bool IsRunStatus(std::string_view status);
 
