@@ -65,6 +65,7 @@ class OpenApiContractTest : public ::testing::Test {
         *store_, *datasets_,
         [](std::string_view) -> Result<std::vector<data::DatasetPin>> { return {}; }, *audit_);
     tracking_ = std::make_unique<tracking::TrackingStore>(*store_);
+    jobs_ = std::make_unique<jobs::JobService>(*store_, jobs::JobServiceOptions{});
     ASSERT_TRUE(AddAllRoutes(router_, {ready_,
                                        metrics_,
                                        *projects_,
@@ -89,6 +90,7 @@ class OpenApiContractTest : public ::testing::Test {
                                        *erasures_,
                                        *retention_,
                                        *tracking_,
+                                       *jobs_,
                                        std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
@@ -108,6 +110,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<security::Authorizer> authorizer_;
   std::unique_ptr<security::AuditLog> audit_;
   std::unique_ptr<security::ResidencyService> residency_;
+  std::unique_ptr<jobs::JobService> jobs_;
   std::unique_ptr<security::SigningKey> signing_key_;
   std::unique_ptr<registry::ModelRegistry> registry_;
   std::unique_ptr<serving::ModelManager> models_;

@@ -6,6 +6,7 @@
 #include "api/endpoint_routes.h"
 #include "api/erasure_routes.h"
 #include "api/feature_routes.h"
+#include "api/job_routes.h"
 #include "api/kserve_routes.h"
 #include "api/mlflow_routes.h"
 #include "api/project_routes.h"
@@ -42,6 +43,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
                                 dependencies.materializer, dependencies.online_features}));
   FALAJ_RETURN_IF_ERROR(AddMlflowRoutes(router, dependencies.tracking));
   FALAJ_RETURN_IF_ERROR(AddTrackingRoutes(router, dependencies.tracking));
+  FALAJ_RETURN_IF_ERROR(AddJobRoutes(router, dependencies.jobs, dependencies.authorizer));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 
