@@ -84,14 +84,15 @@ struct Server::Parts {
   std::unique_ptr<features::ErasureService> erasures;
   std::unique_ptr<data::RetentionService> retention;  // its schedule stops before storage closes
   std::unique_ptr<tracking::TrackingStore> tracking;
-  std::unique_ptr<jobs::CommandJobs> command_jobs;
-  // Shut down (running handlers cancelled and awaited) before the services they use go.
-  std::unique_ptr<jobs::JobService> jobs;
   std::unique_ptr<serving::FeatureProvider> feature_provider;  // endpoints' feature services
   std::unique_ptr<security::RoleBindingService> bindings;
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
   std::unique_ptr<projects::ProjectService> projects;
+  // After every service a job uses (keys, bindings, projects …): destroyed first, so running
+  // handlers are cancelled and awaited while those still exist.
+  std::unique_ptr<jobs::CommandJobs> command_jobs;
+  std::unique_ptr<jobs::JobService> jobs;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
   std::unique_ptr<security::RateLimiter> tls_refusals;  // audited refused TLS handshakes

@@ -292,3 +292,33 @@ TEST_F(JobServiceTest, CapsTheLogWithATruncationNote) {
 
 }  // namespace
 }  // namespace falaj::jobs
+
+namespace falaj::jobs {
+namespace {
+
+TEST_F(JobServiceTest, OnlyQueuedAndRunningJobsHoldTheirProject) {
+  Gate gate;
+  JobService service(*metadata_, Options(1));
+  service.RegisterKind("gate", gate.Handler(), false);
+  ASSERT_TRUE(service.Start());
+  auto count = [&](std::string_view project) {
+    int64_t found = -1;
+    EXPECT_TRUE(metadata_->RunTransaction(
+        storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+          FALAJ_ASSIGN_OR_RETURN(found, JobService::CountInProject(tx, project));
+          return Ok();
+        }));
+    return found;
+  };
+  auto running = service.Submit("bank", "gate", json::object(), "k");
+  auto queued = service.Submit("bank", "gate", json::object(), "k");
+  EXPECT_EQ(count("bank"), 2);
+  EXPECT_EQ(count("other"), 0);
+  gate.open = true;
+  ASSERT_TRUE(Finished(service, *running, JobStatus::kSucceeded));
+  ASSERT_TRUE(Finished(service, *queued, JobStatus::kSucceeded));
+  EXPECT_EQ(count("bank"), 0);
+}
+
+}  // namespace
+}  // namespace falaj::jobs
