@@ -95,7 +95,8 @@ void CommandJobs::Register(JobService& jobs) {
   jobs.RegisterRunner(
       std::string(kCommandKind),
       [this](const Job& job, JobContext& context) { return Run(job, context); }, false,
-      [this](const nlohmann::json& spec) { return Validate(spec); });
+      [this](const nlohmann::json& spec) { return Validate(spec); },
+      [this](const Job& job) { RevokeLeftoverKey(job); });
 }
 
 Status CommandJobs::Validate(const nlohmann::json& spec) const {
@@ -107,6 +108,16 @@ Status CommandJobs::Validate(const nlohmann::json& spec) const {
   auto parsed = ParseCommandSpec(spec);
   if (!parsed) return std::unexpected(parsed.error());
   return Ok();
+}
+
+void CommandJobs::RevokeLeftoverKey(const Job& job) {
+  auto keys = keys_.List(job.project);
+  if (!keys) return;
+  for (const auto& key : *keys) {
+    if (key.name != "job-" + job.id || key.revoked_at_ms != 0) continue;
+    (void)keys_.Revoke(key.id, job.project);
+    (void)bindings_.Remove(job.project, key.subject());
+  }
 }
 
 Result<nlohmann::json> CommandJobs::Run(const Job& job, JobContext& context) {

@@ -43,6 +43,8 @@ class CommandJobs {
 
   Status Validate(const nlohmann::json& spec) const;
   Result<nlohmann::json> Run(const Job& job, JobContext& context);
+  // After a crash: revokes the key a job was given (its name is "job-<id>") and its binding.
+  void RevokeLeftoverKey(const Job& job);
 
  private:
   security::ApiKeyService& keys_;

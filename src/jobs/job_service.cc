@@ -113,8 +113,9 @@ void JobService::RegisterKind(std::string kind, JobHandler handler, bool resumab
 }
 
 void JobService::RegisterRunner(std::string kind, JobRunner runner, bool resumable,
-                                SpecValidator validate) {
-  kinds_[std::move(kind)] = {std::move(runner), resumable, std::move(validate)};
+                                SpecValidator validate, InterruptedHook interrupted) {
+  kinds_[std::move(kind)] = {std::move(runner), resumable, std::move(validate),
+                             std::move(interrupted)};
 }
 
 bool JobService::HasKind(std::string_view kind) const { return kinds_.contains(kind); }
@@ -138,6 +139,7 @@ Status JobService::Start() {
                                         "interrupted by a server restart", NowMs(clock_)));
     JobLog(LogPath(job.id), options_.max_log_bytes)
         .Append("[falaj] failed: interrupted by a server restart");
+    if (kind != kinds_.end() && kind->second.interrupted) kind->second.interrupted(job);
   }
   FALAJ_ASSIGN_OR_RETURN(auto queued, store_.ListInStatus(JobStatus::kQueued));
   std::lock_guard lock(mu_);

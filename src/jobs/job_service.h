@@ -55,6 +55,9 @@ using JobRunner = std::function<Result<nlohmann::json>(const Job& job, JobContex
 // Checks a spec at submission, so a bad one is refused (INVALID_ARGUMENT naming the problem)
 // instead of failing later.
 using SpecValidator = std::function<Status(const nlohmann::json& spec)>;
+// Cleans up after a job that a crash interrupted and that will not resume (e.g. revokes the key
+// it was given).
+using InterruptedHook = std::function<void(const Job& job)>;
 // NOT_FOUND when the project does not exist.
 using ProjectCheck = std::function<Status(std::string_view project)>;
 
@@ -87,7 +90,7 @@ class JobService {
 
   void RegisterKind(std::string kind, JobHandler handler, bool resumable);
   void RegisterRunner(std::string kind, JobRunner runner, bool resumable,
-                      SpecValidator validate = nullptr);
+                      SpecValidator validate = nullptr, InterruptedHook interrupted = nullptr);
   bool HasKind(std::string_view kind) const;
 
   // Recovers jobs left by a previous process, then starts the workers.
@@ -121,6 +124,7 @@ class JobService {
     JobRunner runner;
     bool resumable;
     SpecValidator validate;
+    InterruptedHook interrupted;
   };
 
   void WorkerLoop();

@@ -296,6 +296,10 @@ def test_a_job_running_when_the_server_dies_is_failed_after_restart(make_server,
     done = wait_finished(crashing, name, job["id"])
     assert done["status"] == "failed" and done["error"] == "interrupted by a server restart"
     assert "interrupted by a server restart" in log_text(crashing, name, job["id"])
+    # The key the job was given is revoked at the restart, so it does not outlive the job.
+    keys = crashing.get(f"/api/v1/projects/{name}/api-keys").json()["api_keys"]
+    job_keys = [key for key in keys if key["name"] == f"job-{job['id']}"]
+    assert len(job_keys) == 1 and job_keys[0]["revoked_at"], job_keys
     crashing.stop_and_check()
 
 
