@@ -67,15 +67,35 @@ class OpenApiContractTest : public ::testing::Test {
     tracking_ = std::make_unique<tracking::TrackingStore>(*store_);
     artifact_index_ = std::make_unique<tracking::ArtifactIndex>(*store_);
     logged_models_ = std::make_unique<tracking::LoggedModelStore>(*store_);
-    ASSERT_TRUE(AddAllRoutes(router_, {ready_,           metrics_,        *projects_,
-                                       *authorizer_,     *keys_,          *bindings_,
-                                       *audit_,          *residency_,     *registry_,
-                                       NoArtifacts(),    *models_,        *endpoints_,
-                                       *predictor_,      *sources_,       *datasets_,
-                                       *ingest_,         *mqtt_,          *feature_registry_,
-                                       *training_sets_,  *materializer_,  *online_features_,
-                                       *erasures_,       *retention_,     *tracking_,
-                                       *artifact_index_, *logged_models_, std::string(32, 'k')}));
+    jobs_ = std::make_unique<jobs::JobService>(*store_, jobs::JobServiceOptions{});
+    ASSERT_TRUE(AddAllRoutes(router_, {ready_,
+                                       metrics_,
+                                       *projects_,
+                                       *authorizer_,
+                                       *keys_,
+                                       *bindings_,
+                                       *audit_,
+                                       *residency_,
+                                       *registry_,
+                                       NoArtifacts(),
+                                       *models_,
+                                       *endpoints_,
+                                       *predictor_,
+                                       *sources_,
+                                       *datasets_,
+                                       *ingest_,
+                                       *mqtt_,
+                                       *feature_registry_,
+                                       *training_sets_,
+                                       *materializer_,
+                                       *online_features_,
+                                       *erasures_,
+                                       *retention_,
+                                       *tracking_,
+                                       *artifact_index_,
+                                       *logged_models_,
+                                       *jobs_,
+                                       std::string(32, 'k')}));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -94,6 +114,7 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<security::Authorizer> authorizer_;
   std::unique_ptr<security::AuditLog> audit_;
   std::unique_ptr<security::ResidencyService> residency_;
+  std::unique_ptr<jobs::JobService> jobs_;
   std::unique_ptr<security::SigningKey> signing_key_;
   std::unique_ptr<registry::ModelRegistry> registry_;
   std::unique_ptr<serving::ModelManager> models_;

@@ -6,6 +6,7 @@
 #include "api/endpoint_routes.h"
 #include "api/erasure_routes.h"
 #include "api/feature_routes.h"
+#include "api/job_routes.h"
 #include "api/kserve_routes.h"
 #include "api/mlflow_routes.h"
 #include "api/project_routes.h"
@@ -44,6 +45,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
       router, {dependencies.tracking, dependencies.artifact_index, dependencies.logged_models,
                dependencies.registry, dependencies.artifacts}));
   FALAJ_RETURN_IF_ERROR(AddTrackingRoutes(router, dependencies.tracking));
+  FALAJ_RETURN_IF_ERROR(AddJobRoutes(router, dependencies.jobs, dependencies.authorizer));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

@@ -16,6 +16,7 @@
 #include "features/materializer.h"
 #include "features/online_features.h"
 #include "features/training_sets.h"
+#include "jobs/job_service.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -59,6 +60,7 @@ struct RouteDependencies {
   tracking::TrackingStore& tracking;
   tracking::ArtifactIndex& artifact_index;
   tracking::LoggedModelStore& logged_models;
+  jobs::JobService& jobs;
   std::string audit_public_key;  // raw Ed25519 key that signs audit checkpoints
   // Region of this serving node; "" when undeclared. Initialised so that brace-initialisers
   // stopping before it stay warning-free.

@@ -30,6 +30,8 @@
 #include "features/materializer.h"
 #include "features/online_features.h"
 #include "features/training_sets.h"
+#include "jobs/command_job.h"
+#include "jobs/job_service.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -91,6 +93,10 @@ struct Server::Parts {
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
   std::unique_ptr<projects::ProjectService> projects;
+  // After every service a job uses (keys, bindings, projects …): destroyed first, so running
+  // handlers are cancelled and awaited while those still exist.
+  std::unique_ptr<jobs::CommandJobs> command_jobs;
+  std::unique_ptr<jobs::JobService> jobs;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
   std::unique_ptr<security::RateLimiter> tls_refusals;  // audited refused TLS handshakes
@@ -147,6 +153,18 @@ HttpServer::CertificateRefused AuditCertificateRefusals(security::AuditLog& audi
   };
 }
 
+// How a process on this machine reaches this server (a command job's MLFLOW_TRACKING_URI): the
+// listen address with the bound port, a wildcard host replaced by loopback.
+std::string LocalUrl(const ServerConfig& server, uint16_t bound_port) {
+  auto [host, port] = *ParseListenAddress(server.listen);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  bool tls = !server.tls.cert_file.empty();
+  if (tls && host == "127.0.0.1") host = "localhost";  // certificates name hosts, rarely IPs
+  return fmt::format("{}://{}:{}", tls ? "https" : "http", host, bound_port);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
@@ -175,7 +193,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &features::FeatureRegistry::Migrations(), &features::Materializer::Migrations(),
         &features::ErasureService::Migrations(), &data::RetentionService::Migrations(),
         &tracking::TrackingStore::Migrations(), &tracking::ArtifactIndex::Migrations(),
-        &tracking::LoggedModelStore::Migrations(), &projects::ProjectService::Migrations()}) {
+        &tracking::LoggedModelStore::Migrations(), &jobs::JobService::Migrations(),
+        &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -304,6 +323,22 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->artifact_index = std::make_unique<tracking::ArtifactIndex>(*parts->metadata);
   parts->logged_models = std::make_unique<tracking::LoggedModelStore>(*parts->metadata);
   parts->projects->RegisterOwnershipCheck("experiments", tracking::TrackingStore::CountInProject);
+  parts->jobs = std::make_unique<jobs::JobService>(
+      *parts->metadata,
+      jobs::JobServiceOptions{
+          static_cast<int>(config.jobs.workers), static_cast<size_t>(config.jobs.queue_limit),
+          config.storage.data_dir + "/jobs/logs", config.jobs.max_log_mb << 20,
+          std::chrono::milliseconds(250), 1 << 20, [raw](std::string_view project) -> Status {
+            FALAJ_RETURN_IF_ERROR(raw->projects->Get(project));
+            return Ok();
+          }});
+  parts->projects->RegisterOwnershipCheck("queued or running jobs",
+                                          jobs::JobService::CountInProject);
+  parts->command_jobs = std::make_unique<jobs::CommandJobs>(
+      *parts->keys, *parts->bindings,
+      jobs::CommandJobOptions{config.jobs.commands_enabled, config.storage.data_dir + "/jobs/work",
+                              [raw] { return LocalUrl(raw->config.server, raw->http->port()); }});
+  parts->command_jobs->Register(*parts->jobs);
   parts->projects->RegisterOwnershipCheck("retention policies",
                                           data::RetentionService::CountInProject);
   parts->projects->RegisterOwnershipCheck("feature definitions",
@@ -352,6 +387,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->tracking,
                                    *parts->artifact_index,
                                    *parts->logged_models,
+                                   *parts->jobs,
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
                                    config.EffectiveNodeRegion()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
@@ -374,6 +410,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                            *parts->audit, config.security.rate_limit},
                           parts->metrics));
   }
+  // Jobs start once the server can answer: a command job talks to it.
+  FALAJ_RETURN_IF_ERROR(parts->jobs->Start());
   // MQTT sources subscribe once the server can answer; one whose broker is down is retried.
   FALAJ_RETURN_IF_ERROR(parts->mqtt->Start());
   if (config.retention.interval_seconds > 0) {
@@ -406,6 +444,8 @@ void Server::Run() {
   if (parts_->grpc) {
     parts_->grpc->Stop(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds));
   }
+  // Running jobs are asked to stop (commands get SIGTERM, then SIGKILL) and awaited.
+  parts_->jobs->Shutdown(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds + 10));
   // MQTT subscribers flush what they buffered into datasets while storage is still open.
   parts_->mqtt->Stop();
   // Anchor everything logged so far under a signature before the process goes away.

@@ -8,6 +8,7 @@
 #include "cli/data_commands.h"
 #include "cli/endpoint_commands.h"
 #include "cli/feature_commands.h"
+#include "cli/job_commands.h"
 #include "cli/key_commands.h"
 #include "cli/member_commands.h"
 #include "cli/model_commands.h"
@@ -59,6 +60,7 @@ int Main(int argc, char** argv) {
   AddDataCommands(app, table);
   AddFeatureCommands(app, table);
   AddTrackingCommands(app, table);
+  AddJobCommands(app, table);
   AddAuditCommands(app, table);
   table.AddLocal(app.add_subcommand("version", "Print the version"), [] {
     std::printf("falaj %s\n", FALAJ_VERSION);

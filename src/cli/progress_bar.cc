@@ -41,6 +41,14 @@ std::string RenderProgressLine(std::string_view label, uint64_t done, uint64_t t
                      static_cast<double>(total) / kMiB, rate);
 }
 
+std::string RenderFractionLine(std::string_view label, double fraction, std::string_view message) {
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  const int filled = static_cast<int>(fraction * kBarWidth);
+  return fmt::format("{} [{}{}] {:3d}%  {}", label, std::string(filled, '#'),
+                     std::string(kBarWidth - filled, '.'), static_cast<int>(fraction * 100),
+                     message.substr(0, 40));
+}
+
 ProgressBar::ProgressBar(std::string label, ProgressMode mode, std::FILE* out)
     : label_(std::move(label)),
       out_(out),
@@ -55,7 +63,17 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   if (done < total && drawn_ && now - last_draw_ < kRedrawInterval) return;
   last_draw_ = now;
   drawn_ = true;
-  const std::string line = RenderProgressLine(label_, done, total, now - started_);
+  Draw(RenderProgressLine(label_, done, total, now - started_));
+}
+
+void ProgressBar::UpdateFraction(double fraction, std::string_view message) {
+  if (!enabled_) return;
+  last_draw_ = std::chrono::steady_clock::now();
+  drawn_ = true;
+  Draw(RenderFractionLine(label_, fraction, message));
+}
+
+void ProgressBar::Draw(const std::string& line) {
   // Padding wipes the tail of a longer previous line.
   std::fprintf(out_, "\r%-78s", line.c_str());
   std::fflush(out_);

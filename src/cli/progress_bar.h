@@ -22,6 +22,9 @@ bool ParseProgressMode(std::string_view text, ProgressMode& mode);
 std::string RenderProgressLine(std::string_view label, uint64_t done, uint64_t total,
                                std::chrono::duration<double> elapsed);
 
+// A job's redraw: "label [#####...]  35%  trial 7/20, best auc 0.934" (message cut to fit).
+std::string RenderFractionLine(std::string_view label, double fraction, std::string_view message);
+
 class ProgressBar {
  public:
   ProgressBar(std::string label, ProgressMode mode, std::FILE* out = stderr);
@@ -30,10 +33,13 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   void Update(uint64_t done, uint64_t total);
+  // For work measured as a fraction with a status message (a job) rather than bytes.
+  void UpdateFraction(double fraction, std::string_view message);
   // Ends the line (once) so later output starts on a fresh one.
   void Finish();
 
  private:
+  void Draw(const std::string& line);
   std::string label_;
   std::FILE* out_;
   bool enabled_;

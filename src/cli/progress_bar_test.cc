@@ -27,6 +27,15 @@ TEST(ProgressBarTest, EdgeCasesStayInRange) {
             "x [########################] 100%");
 }
 
+TEST(ProgressBarTest, FractionLineShowsTheJobsMessage) {
+  EXPECT_EQ(RenderFractionLine("tune", 0.5, "trial 7/20, best auc 0.934"),
+            "tune [############............]  50%  trial 7/20, best auc 0.934");
+  EXPECT_EQ(RenderFractionLine("job", 3.0, "").substr(0, 37),
+            "job [########################] 100%  ");
+  EXPECT_EQ(RenderFractionLine("job", 0.1, std::string(100, 'm')).size(),
+            77u);  // message cut at 40
+}
+
 TEST(ProgressBarTest, ModesParseAndUnknownIsRefused) {
   ProgressMode mode = ProgressMode::kNever;
   EXPECT_TRUE(ParseProgressMode("always", mode));

@@ -15,7 +15,7 @@ extern char** environ;
 namespace falaj {
 namespace {
 
-using FieldRef = std::variant<std::string*, int64_t*, std::vector<std::string>*>;
+using FieldRef = std::variant<std::string*, int64_t*, std::vector<std::string>*, bool*>;
 
 struct KeySpec {
   std::string_view key;
@@ -133,6 +133,16 @@ const KeySpec kKeys[] = {
     {"retention.interval_seconds", "FALAJ_RETENTION_INTERVAL_SECONDS",
      "Seconds between scheduled retention runs over every project with a policy; 0: manual only.",
      false, [](Config& c) -> FieldRef { return &c.retention.interval_seconds; }},
+    {"jobs.workers", "FALAJ_JOBS_WORKERS", "Background jobs that run at once (1-256).", false,
+     [](Config& c) -> FieldRef { return &c.jobs.workers; }},
+    {"jobs.queue_limit", "FALAJ_JOBS_QUEUE_LIMIT",
+     "Jobs that may wait to run; past it submissions are refused with 429.", false,
+     [](Config& c) -> FieldRef { return &c.jobs.queue_limit; }},
+    {"jobs.commands_enabled", "FALAJ_JOBS_COMMANDS_ENABLED",
+     "Allow command jobs, which run programs on the server (true or false).", false,
+     [](Config& c) -> FieldRef { return &c.jobs.commands_enabled; }},
+    {"jobs.max_log_mb", "FALAJ_JOBS_MAX_LOG_MB", "Size cap of one job's log in MiB (1-1024).",
+     false, [](Config& c) -> FieldRef { return &c.jobs.max_log_mb; }},
     {"log.level", "FALAJ_LOG_LEVEL", "Log level: debug, info, warn or error.", false,
      [](Config& c) -> FieldRef { return &c.log_level; }},
 };
@@ -173,6 +183,12 @@ Status AssignText(Config& config, const KeySpec& spec, std::string_view text,
                        origin, spec.key, text);
     }
     **number = parsed;
+  } else if (auto* flag = std::get_if<bool*>(&field)) {
+    if (text != "true" && text != "false") {
+      return MakeError(ErrorCode::kInvalidArgument, "{}: key '{}' expects true or false, got '{}'",
+                       origin, spec.key, text);
+    }
+    **flag = text == "true";
   } else {
     *std::get<std::vector<std::string>*>(field) = SplitCommaList(text);
   }
@@ -346,6 +362,9 @@ Status ValidateConfig(const Config& config) {
       {"security.rate_limit.requests_per_second", config.security.rate_limit.requests_per_second, 0,
        1'000'000},
       {"retention.interval_seconds", config.retention.interval_seconds, 0, 7 * kDay},
+      {"jobs.workers", config.jobs.workers, 1, 256},
+      {"jobs.queue_limit", config.jobs.queue_limit, 1, 1'000'000},
+      {"jobs.max_log_mb", config.jobs.max_log_mb, 1, 1024},
       {"security.rate_limit.burst", config.security.rate_limit.burst, 1, 1'000'000},
       {"security.rate_limit.auth_failures_per_minute",
        config.security.rate_limit.auth_failures_per_minute, 0, 1'000'000},
@@ -419,6 +438,8 @@ std::string RenderConfigYaml(const Config& config) {
       value = (spec.secret && !(*text)->empty()) ? std::string("<redacted>") : **text;
     } else if (auto* number = std::get_if<int64_t*>(&field)) {
       value = **number;
+    } else if (auto* flag = std::get_if<bool*>(&field)) {
+      value = **flag;
     } else {
       value = YAML::Node(YAML::NodeType::Sequence);  // so an empty list prints as [], not ~
       for (const auto& item : *std::get<std::vector<std::string>*>(field)) value.push_back(item);

@@ -88,12 +88,21 @@ struct RetentionConfig {
   int64_t interval_seconds = 3600;  // between scheduled retention runs; 0: manual runs only
 };
 
+struct JobsConfig {
+  int64_t workers = 2;         // jobs running at once
+  int64_t queue_limit = 1000;  // jobs waiting; past it submissions get RESOURCE_EXHAUSTED
+  // Command jobs run programs on the server: off unless an operator turns them on.
+  bool commands_enabled = false;
+  int64_t max_log_mb = 16;  // per job log
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
   SecurityConfig security;
   ProjectsConfig projects;
   RetentionConfig retention;
+  JobsConfig jobs;
   std::string log_level = "info";
 
   // The metadata and blob URIs with the data-dir defaults filled in.

@@ -45,6 +45,23 @@ TEST_F(ConfigTest, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(config->log_level, "debug");
 }
 
+TEST_F(ConfigTest, JobSettingsAndBooleans) {
+  EXPECT_FALSE(LoadConfig({})->jobs.commands_enabled);  // running programs is opt-in
+  ConfigSources sources;
+  sources.file = WriteFile("jobs:\n  commands_enabled: true\n  workers: 4\n");
+  auto config = LoadConfig(sources);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->jobs.commands_enabled);
+  EXPECT_EQ(config->jobs.workers, 4);
+  EXPECT_NE(RenderConfigYaml(*config).find("commands_enabled: true"), std::string::npos);
+  sources.env = {{"FALAJ_JOBS_COMMANDS_ENABLED", "yes please"}};
+  auto refused = LoadConfig(sources);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("expects true or false"), std::string::npos);
+  sources.env = {{"FALAJ_JOBS_WORKERS", "0"}};
+  EXPECT_NE(LoadConfig(sources).error().message.find("jobs.workers"), std::string::npos);
+}
+
 TEST_F(ConfigTest, UnknownKeyNamesKeyAndFile) {
   ConfigSources sources;
   sources.file = WriteFile("server:\n  lisen: 1.2.3.4:5\n");
