@@ -203,7 +203,8 @@ Result<nlohmann::json> TrainingService::TrainTrackedRun(std::string_view project
   tracking::Batch final_metrics;
   for (const auto& [name, value] : report["metrics"].items()) {
     const double number = value.is_number() ? value.get<double>() : std::nan("");
-    metrics[name] = number;
+    // JSON has no NaN (an AUC over one class): such a metric stays out of the registry.
+    if (std::isfinite(number)) metrics[name] = number;
     final_metrics.metrics.push_back({"test_" + name, number, NowMs(), 0});
   }
   FALAJ_ASSIGN_OR_RETURN(auto model_sha, Store(artifacts_, project, trained.artifact));
