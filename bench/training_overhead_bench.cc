@@ -155,6 +155,21 @@ void TrainerPath(benchmark::State& state) {
   state.counters["process_cpu_s"] = ProcessCpuSeconds() - cpu_start;
 }
 
+// The conversion and split alone: the part of TrainerPath a direct C API loop does not do.
+void PrepareOnly(benchmark::State& state) {
+  const Data& data = TheData();
+  PrepareOptions options;
+  options.label = "label";
+  for (int c = 0; c < kColumns; ++c) options.features.push_back("f" + std::to_string(c));
+  options.task = Task::kBinary;
+  options.split = {SplitMethod::kRandom, 0.2, 0.0, 42, ""};
+  for (auto _ : state) {
+    auto prepared = PrepareData(*data.table, options);
+    benchmark::DoNotOptimize(prepared->train.features.data());
+  }
+}
+BENCHMARK(PrepareOnly)->Unit(benchmark::kMillisecond);
+
 // Interleaved registrations: with --benchmark_repetitions, Google Benchmark runs all
 // repetitions of one before the next, so pairs are registered alternately instead. One thread
 // (stable on a shared machine) and every hardware thread (the trainer's default).

@@ -14,15 +14,19 @@
 namespace falaj::training {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Rows gathered per block: the block's slice of the row-major target (512 rows × 4 bytes × the
+// columns) stays in cache while every column writes into it.
+constexpr size_t kGatherBlock = 512;
 
-// A column as doubles, NaN where null. Numeric, bool and timestamp columns (timestamps in their
-// own unit: only their order matters to the time split).
-Result<std::vector<double>> ColumnValues(const arrow::Table& table, const std::string& name,
-                                         bool allow_timestamp) {
+// A column as T (float for features, double for labels, groups and times), NaN where null.
+// Numeric, bool and timestamp columns (timestamps in their own unit: only their order matters to
+// the time split).
+template <typename T>
+Result<std::vector<T>> ColumnValues(const arrow::Table& table, const std::string& name,
+                                    bool allow_timestamp) {
   auto column = table.GetColumnByName(name);
   if (!column) return MakeError(ErrorCode::kInvalidArgument, "column '{}' does not exist", name);
-  std::vector<double> values(static_cast<size_t>(table.num_rows()), kNaN);
+  std::vector<T> values(static_cast<size_t>(table.num_rows()), std::numeric_limits<T>::quiet_NaN());
   const arrow::DataType& type = *column->type();
   const auto family = data::FamilyOf(type);
   if (data::IsNumeric(family)) {
@@ -156,26 +160,31 @@ Assignment GroupSplit(const std::vector<int64_t>& rows, const std::vector<double
   return out;
 }
 
-DataSplit Gather(const std::vector<int64_t>& rows, const std::vector<std::vector<double>>& columns,
+// Copies `rows` of the columns into a row-major split. Without groups the rows are put in table
+// order first (a split's row order does not matter to training), so every column is read
+// sequentially; ranking keeps its group order.
+DataSplit Gather(std::vector<int64_t> rows, const std::vector<std::vector<float>>& columns,
                  const std::vector<double>& labels, const std::vector<double>* groups) {
+  if (groups == nullptr) std::sort(rows.begin(), rows.end());
   DataSplit split;
   split.rows = rows.size();
   split.columns = columns.size();
   split.features.resize(split.rows * split.columns);
   split.labels.reserve(split.rows);
-  split.source_rows = rows;
-  // Column-outer keeps each source column's reads sequential in cache lines of the target.
-  for (size_t c = 0; c < columns.size(); ++c) {
-    const double* source = columns[c].data();
-    float* target = split.features.data() + c;
-    for (size_t r = 0; r < rows.size(); ++r) {
-      target[r * split.columns] = static_cast<float>(source[rows[r]]);
+  for (size_t begin = 0; begin < rows.size(); begin += kGatherBlock) {
+    const size_t end = std::min(rows.size(), begin + kGatherBlock);
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const float* source = columns[c].data();
+      float* target = split.features.data() + c;
+      for (size_t r = begin; r < end; ++r) target[r * split.columns] = source[rows[r]];
     }
   }
   for (int64_t row : rows) split.labels.push_back(static_cast<float>(labels[row]));
+  split.source_rows = std::move(rows);
   if (groups != nullptr) {
-    for (size_t r = 0; r < rows.size(); ++r) {
-      if (r == 0 || (*groups)[rows[r]] != (*groups)[rows[r - 1]]) split.group_sizes.push_back(0);
+    const auto& order = split.source_rows;
+    for (size_t r = 0; r < order.size(); ++r) {
+      if (r == 0 || (*groups)[order[r]] != (*groups)[order[r - 1]]) split.group_sizes.push_back(0);
       ++split.group_sizes.back();
     }
   }
@@ -220,23 +229,23 @@ Result<PreparedData> PrepareData(const arrow::Table& table, const PrepareOptions
   if (options.features.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "features: no feature columns");
   }
-  FALAJ_ASSIGN_OR_RETURN(auto labels, ColumnValues(table, options.label, false));
-  std::vector<std::vector<double>> columns;
+  FALAJ_ASSIGN_OR_RETURN(auto labels, ColumnValues<double>(table, options.label, false));
+  std::vector<std::vector<float>> columns;
   for (const auto& name : options.features) {
     if (name == options.label) {
       return MakeError(ErrorCode::kInvalidArgument, "features: the label '{}' is not a feature",
                        name);
     }
-    FALAJ_ASSIGN_OR_RETURN(auto values, ColumnValues(table, name, false));
+    FALAJ_ASSIGN_OR_RETURN(auto values, ColumnValues<float>(table, name, false));
     columns.push_back(std::move(values));
   }
   std::vector<double> groups;
   if (options.task == Task::kRanking) {
-    FALAJ_ASSIGN_OR_RETURN(groups, ColumnValues(table, options.group_column, false));
+    FALAJ_ASSIGN_OR_RETURN(groups, ColumnValues<double>(table, options.group_column, false));
   }
   std::vector<double> times;
   if (split.method == SplitMethod::kTime) {
-    FALAJ_ASSIGN_OR_RETURN(times, ColumnValues(table, split.time_column, true));
+    FALAJ_ASSIGN_OR_RETURN(times, ColumnValues<double>(table, split.time_column, true));
   }
   PreparedData prepared;
   prepared.task = options.task;

@@ -75,6 +75,7 @@ struct PreparedData {
 //   time:       rows ordered by `time_column`; the latest go to test, the next latest to
 //               validation; rows with equal times never straddle two splits.
 // Ranking splits whole query groups at random (whatever the method) and keeps groups contiguous.
+// Within a split rows are in table order (ranking: group by group); source_rows says which.
 Result<PreparedData> PrepareData(const arrow::Table& table, const PrepareOptions& options);
 
 // XGBoost training parameters. `params` are XGBoost's own (max_depth, eta …), already validated

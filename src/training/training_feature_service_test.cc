@@ -3,12 +3,8 @@
 // lineage pins the entity dataset version, the feature views and the stored training set.
 #include <arrow/api.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
-#include "features/training_sets.h"
-#include "training/training_service.h"
+#include "training/training_test_support.h"
 
 namespace falaj::training {
 namespace {
@@ -19,61 +15,7 @@ json Column(std::string name, std::string type) {
   return {{"name", std::move(name)}, {"type", std::move(type)}};
 }
 
-class FeatureServiceTrainingTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("falaj_training_fs_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(directory_);
-    auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 2);
-    ASSERT_TRUE(store);
-    store_ = std::move(*store);
-    for (const auto* set :
-         {&data::DatasetStore::Migrations(), &data::SourceStore::Migrations(),
-          &features::FeatureRegistry::Migrations(), &tracking::TrackingStore::Migrations(),
-          &registry::ModelRegistry::Migrations()}) {
-      ASSERT_TRUE(store_->Migrate(*set));
-    }
-    auto key = security::SigningKey::Generate();
-    ASSERT_TRUE(key);
-    key_ = std::make_unique<security::SigningKey>(std::move(*key));
-    blob_uri_ = "file://" + (directory_ / "blobs").string();
-    auto blobs = [this](std::string_view) { return storage::OpenBlobStore(blob_uri_); };
-    datasets_ = std::make_unique<data::DatasetStore>(
-        *store_, blobs, [](std::string_view) -> Result<std::string> { return "eu"; });
-    sources_ = std::make_unique<data::SourceStore>(*store_);
-    features_ = std::make_unique<features::FeatureRegistry>(*store_, *sources_);
-    training_sets_ =
-        std::make_unique<features::TrainingSetBuilder>(*features_, *sources_, *datasets_);
-    tracking_ = std::make_unique<tracking::TrackingStore>(*store_);
-    registry_ = std::make_unique<registry::ModelRegistry>(*store_, blobs, *key_);
-    service_ = std::make_unique<TrainingService>(*datasets_, training_sets_.get(), *tracking_,
-                                                 *registry_, blobs);
-  }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
-
-  void AddDataset(const std::string& name, const std::shared_ptr<arrow::Table>& table) {
-    auto schema = data::SchemaFromArrow(*table->schema());
-    ASSERT_TRUE(schema) << schema.error().message;
-    data::NewDatasetVersion version;
-    version.schema = *schema;
-    auto added = datasets_->AddVersion("p", name, *table, version);
-    ASSERT_TRUE(added) << added.error().message;
-  }
-
-  std::filesystem::path directory_;
-  std::string blob_uri_;
-  std::unique_ptr<storage::MetadataStore> store_;
-  std::unique_ptr<security::SigningKey> key_;
-  std::unique_ptr<data::DatasetStore> datasets_;
-  std::unique_ptr<data::SourceStore> sources_;
-  std::unique_ptr<features::FeatureRegistry> features_;
-  std::unique_ptr<features::TrainingSetBuilder> training_sets_;
-  std::unique_ptr<tracking::TrackingStore> tracking_;
-  std::unique_ptr<registry::ModelRegistry> registry_;
-  std::unique_ptr<TrainingService> service_;
-  NullTaskContext context_;
-};
+using FeatureServiceTrainingTest = TrainingStoresTest;
 
 TEST_F(FeatureServiceTrainingTest, TrainsOnAPointInTimeTrainingSetAndPinsItsLineage) {
   constexpr int kCustomers = 600;
@@ -114,8 +56,8 @@ TEST_F(FeatureServiceTrainingTest, TrainsOnAPointInTimeTrainingSetAndPinsItsLine
   ASSERT_TRUE(source) << source.error().message;
   source->project = "p";
   ASSERT_TRUE(sources_->Create(std::move(*source)));
-  AddDataset("txns", txns);
-  AddDataset("customers", entities);
+  AddDataset("txns", *txns);
+  AddDataset("customers", *entities);
   std::vector<features::Definition> definitions;
   for (const json& object :
        {json{{"kind", "entity"}, {"name", "customer"}, {"join_keys", {"customer_id"}}},

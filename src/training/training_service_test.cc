@@ -6,11 +6,11 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <random>
 
 #include "data/column_profile.h"
 #include "serving/model_runtime.h"
+#include "training/training_test_support.h"
 
 namespace falaj::training {
 namespace {
@@ -66,48 +66,14 @@ class CancellingContext : public TaskContext {
   int reports_ = 0;
 };
 
-class TrainingServiceTest : public ::testing::Test {
+class TrainingServiceTest : public TrainingStoresTest {
  protected:
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("falaj_training_" + std::to_string(::getpid()) + "_" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
-    auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 2);
-    ASSERT_TRUE(store);
-    store_ = std::move(*store);
-    ASSERT_TRUE(store_->Migrate(data::DatasetStore::Migrations()));
-    ASSERT_TRUE(store_->Migrate(tracking::TrackingStore::Migrations()));
-    ASSERT_TRUE(store_->Migrate(registry::ModelRegistry::Migrations()));
-    auto key = security::SigningKey::Generate();
-    ASSERT_TRUE(key);
-    key_ = std::make_unique<security::SigningKey>(std::move(*key));
-    blob_uri_ = "file://" + (directory_ / "blobs").string();
-    auto blobs = [this](std::string_view) { return storage::OpenBlobStore(blob_uri_); };
-    datasets_ = std::make_unique<data::DatasetStore>(
-        *store_, blobs, [](std::string_view) -> Result<std::string> { return "eu"; });
-    tracking_ = std::make_unique<tracking::TrackingStore>(*store_);
-    registry_ = std::make_unique<registry::ModelRegistry>(*store_, blobs, *key_);
-    service_ =
-        std::make_unique<TrainingService>(*datasets_, nullptr, *tracking_, *registry_, blobs);
+    TrainingStoresTest::SetUp();
     auto table = MakeTable(2000, 1);
-    auto schema = data::SchemaFromArrow(*table->schema());
-    ASSERT_TRUE(schema) << schema.error().message;
     // Two versions, so "version 2" means the union of both.
-    for (int part = 0; part < 2; ++part) {
-      data::NewDatasetVersion version;
-      version.schema = *schema;
-      auto added = datasets_->AddVersion("p", "events", *table->Slice(part * 1000, 1000), version);
-      ASSERT_TRUE(added) << added.error().message;
-    }
-  }
-  void TearDown() override {
-    service_.reset();
-    registry_.reset();
-    tracking_.reset();
-    datasets_.reset();
-    store_.reset();
-    std::filesystem::remove_all(directory_);
+    AddDataset("events", *table->Slice(0, 1000));
+    AddDataset("events", *table->Slice(1000, 1000));
   }
   json Spec(json overrides) const {
     json spec = {{"data", {{"dataset", "events"}, {"version", 2}}},
@@ -120,16 +86,6 @@ class TrainingServiceTest : public ::testing::Test {
     spec.merge_patch(overrides);
     return spec;
   }
-
-  std::filesystem::path directory_;
-  std::string blob_uri_;
-  std::unique_ptr<storage::MetadataStore> store_;
-  std::unique_ptr<security::SigningKey> key_;
-  std::unique_ptr<data::DatasetStore> datasets_;
-  std::unique_ptr<tracking::TrackingStore> tracking_;
-  std::unique_ptr<registry::ModelRegistry> registry_;
-  std::unique_ptr<TrainingService> service_;
-  NullTaskContext context_;
 };
 
 TEST_F(TrainingServiceTest, TrainsTracksAndRegistersWithLineage) {
