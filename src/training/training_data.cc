@@ -47,12 +47,13 @@ std::vector<std::string> DefaultFeatures(const arrow::Schema& schema, const Trai
 
 }  // namespace
 
-TrainingService::TrainingService(data::DatasetStore& datasets,
+TrainingService::TrainingService(data::DatasetStore& datasets, features::FeatureRegistry* features,
                                  features::TrainingSetBuilder* training_sets,
                                  tracking::TrackingStore& tracking,
                                  registry::ModelRegistry& registry,
                                  storage::ProjectBlobStores artifacts)
     : datasets_(datasets),
+      features_(features),
       training_sets_(training_sets),
       tracking_(tracking),
       registry_(registry),
@@ -67,7 +68,7 @@ Result<PreparedTraining> TrainingService::Prepare(std::string_view project,
   std::shared_ptr<arrow::Table> table;
   std::set<std::string> excluded;
   if (!spec.feature_service.empty()) {
-    if (training_sets_ == nullptr) {
+    if (training_sets_ == nullptr || features_ == nullptr) {
       return MakeError(ErrorCode::kFailedPrecondition,
                        "data.feature_service: this server does not build training sets");
     }
@@ -84,11 +85,15 @@ Result<PreparedTraining> TrainingService::Prepare(std::string_view project,
     request.entity_timestamp_column = spec.entity_timestamp_column;
     request.output = spec.feature_service + ".training";
     request.principal = "training";
+    // The service's definition version, read just before the build resolves the same service.
+    FALAJ_ASSIGN_OR_RETURN(auto service,
+                           features_->Get(project, "feature_service", spec.feature_service, 0));
     FALAJ_ASSIGN_OR_RETURN(auto built, training_sets_->Build(request));
     FALAJ_ASSIGN_OR_RETURN(table, datasets_.ReadVersion(project, built.dataset, built.version));
     prepared.data_lineage = built.lineage;
     prepared.data_lineage["training_set"] = {{"dataset", built.dataset},
                                              {"version", built.version}};
+    prepared.data_lineage["feature_service_version"] = service.version;
   } else {
     FALAJ_ASSIGN_OR_RETURN(auto version,
                            datasets_.GetVersion(project, spec.dataset, spec.dataset_version));

@@ -93,6 +93,7 @@ TEST_F(FeatureServiceTrainingTest, TrainsOnAPointInTimeTrainingSetAndPinsItsLine
   ASSERT_TRUE(version) << version.error().message;
   const json& lineage = version->lineage;
   EXPECT_EQ(lineage["feature_service"], "spend");
+  EXPECT_EQ(lineage["feature_service_version"], 1);
   EXPECT_EQ(lineage["entities"], (json{{"dataset", "customers"}, {"version", 1}}));
   EXPECT_EQ(lineage["training_set"], (json{{"dataset", "spend.training"}, {"version", 1}}));
   ASSERT_EQ(lineage["feature_views"].size(), 1u);

@@ -21,8 +21,9 @@
 #include "training/training_spec.h"
 
 namespace falaj::features {
+class FeatureRegistry;
 class TrainingSetBuilder;
-}
+}  // namespace falaj::features
 
 namespace falaj::training {
 
@@ -35,12 +36,12 @@ struct PreparedTraining {
 
 class TrainingService {
  public:
-  // Nothing is owned; everything must outlive the service. `training_sets` may be null, and then
-  // specs naming a feature service are FAILED_PRECONDITION. `artifacts` is the project blob store
-  // the registry reads (models must be uploaded where it looks for them).
-  TrainingService(data::DatasetStore& datasets, features::TrainingSetBuilder* training_sets,
-                  tracking::TrackingStore& tracking, registry::ModelRegistry& registry,
-                  storage::ProjectBlobStores artifacts);
+  // Nothing is owned; everything must outlive the service. `training_sets` and `features` may be
+  // null, and then specs naming a feature service are FAILED_PRECONDITION. `artifacts` is the
+  // project blob store the registry reads (models must be uploaded where it looks for them).
+  TrainingService(data::DatasetStore& datasets, features::FeatureRegistry* features,
+                  features::TrainingSetBuilder* training_sets, tracking::TrackingStore& tracking,
+                  registry::ModelRegistry& registry, storage::ProjectBlobStores artifacts);
 
   // Parses and checks `spec`, loads its data (building the point-in-time training set for a
   // feature service), resolves the default features and split, and splits.
@@ -61,6 +62,7 @@ class TrainingService {
                                          const std::string& run_id, TaskContext& context);
 
   data::DatasetStore& datasets_;
+  features::FeatureRegistry* features_;
   features::TrainingSetBuilder* training_sets_;
   tracking::TrackingStore& tracking_;
   registry::ModelRegistry& registry_;

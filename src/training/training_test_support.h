@@ -45,8 +45,8 @@ class TrainingStoresTest : public ::testing::Test {
         std::make_unique<features::TrainingSetBuilder>(*features_, *sources_, *datasets_);
     tracking_ = std::make_unique<tracking::TrackingStore>(*store_);
     registry_ = std::make_unique<registry::ModelRegistry>(*store_, blobs, *key_);
-    service_ = std::make_unique<TrainingService>(*datasets_, training_sets_.get(), *tracking_,
-                                                 *registry_, blobs);
+    service_ = std::make_unique<TrainingService>(*datasets_, features_.get(), training_sets_.get(),
+                                                 *tracking_, *registry_, blobs);
   }
   void TearDown() override {
     service_.reset();
