@@ -124,13 +124,19 @@ void DirectCApi(benchmark::State& state) {
   state.counters["process_cpu_s"] = ProcessCpuSeconds() - cpu_start;
 }
 
-void TrainerPath(benchmark::State& state) {
-  const Data& data = TheData();
+// Every feature, binary label, a random 80/20 train/validation split.
+PrepareOptions Options() {
   PrepareOptions options;
   options.label = "label";
   for (int c = 0; c < kColumns; ++c) options.features.push_back("f" + std::to_string(c));
   options.task = Task::kBinary;
   options.split = {SplitMethod::kRandom, 0.2, 0.0, 42, ""};
+  return options;
+}
+
+void TrainerPath(benchmark::State& state) {
+  const Data& data = TheData();
+  const PrepareOptions options = Options();
   XGBoostConfig config;
   config.objective = "binary:logistic";
   config.params = kParams;
@@ -158,11 +164,7 @@ void TrainerPath(benchmark::State& state) {
 // The conversion and split alone: the part of TrainerPath a direct C API loop does not do.
 void PrepareOnly(benchmark::State& state) {
   const Data& data = TheData();
-  PrepareOptions options;
-  options.label = "label";
-  for (int c = 0; c < kColumns; ++c) options.features.push_back("f" + std::to_string(c));
-  options.task = Task::kBinary;
-  options.split = {SplitMethod::kRandom, 0.2, 0.0, 42, ""};
+  const PrepareOptions options = Options();
   for (auto _ : state) {
     auto prepared = PrepareData(*data.table, options);
     benchmark::DoNotOptimize(prepared->train.features.data());

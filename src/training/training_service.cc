@@ -155,10 +155,11 @@ Result<nlohmann::json> TrainingService::Run(std::string_view project, const nloh
   new_run.user_id = "training";
   new_run.tags = {{"falaj.trainer", prepared.spec.trainer},
                   {"falaj.task", std::string(TaskName(prepared.spec.task))},
-                  {"falaj.spec_sha256", prepared.spec.digest},
-                  {"falaj.data", prepared.data_lineage.dump()}};
-  if (prepared.spec.canonical.dump().size() <= tracking::kMaxTagValueBytes) {
-    new_run.tags["falaj.spec"] = prepared.spec.canonical.dump();
+                  {"falaj.spec_sha256", prepared.spec.digest}};
+  // Tags have a size limit; the registered lineage keeps both in full either way.
+  for (const auto& [key, value] : {std::pair{"falaj.spec", prepared.spec.canonical.dump()},
+                                   std::pair{"falaj.data", prepared.data_lineage.dump()}}) {
+    if (value.size() <= tracking::kMaxTagValueBytes) new_run.tags[key] = value;
   }
   FALAJ_ASSIGN_OR_RETURN(auto run, tracking_.CreateRun(project, std::move(new_run)));
   const std::string run_id = run.info.run_id;

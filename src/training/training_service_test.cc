@@ -242,6 +242,33 @@ TEST_F(TrainingServiceTest, CancellationStopsTheRunAndMarksItKilled) {
   EXPECT_TRUE(history->metrics.empty());
 }
 
+TEST_F(TrainingServiceTest, AFailedFitMarksTheRunFailed) {
+  arrow::DoubleBuilder a, y;
+  ASSERT_TRUE(a.AppendValues({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}).ok() && a.AppendNull().ok());
+  ASSERT_TRUE(y.AppendValues({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}).ok());
+  auto table = arrow::Table::Make(
+      arrow::schema({arrow::field("a", arrow::float64()), arrow::field("y", arrow::float64())}),
+      {a.Finish().ValueOrDie(), y.Finish().ValueOrDie()});
+  AddDataset("gappy", *table);
+  const json spec = {{"data", {{"dataset", "gappy"}}},
+                     {"label", "y"},
+                     {"trainer", "linear"},
+                     {"experiment", "gaps"},
+                     {"split", {{"validation_fraction", 0}, {"test_fraction", 0}}}};
+  auto summary = service_->Run("p", spec, context_);
+  ASSERT_FALSE(summary);
+  EXPECT_EQ(summary.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(summary.error().message.find("missing"), std::string::npos) << summary.error().message;
+  auto experiment = tracking_->GetExperimentByName("p", "gaps");
+  ASSERT_TRUE(experiment);
+  tracking::RunSearch search;
+  search.experiment_ids = {experiment->experiment_id};
+  auto runs = tracking_->SearchRuns("p", search);
+  ASSERT_TRUE(runs && runs->runs.size() == 1u);
+  EXPECT_EQ(runs->runs[0].info.status, "FAILED");
+  EXPECT_EQ(runs->runs[0].params.at("features"), R"(["a"])");
+}
+
 TEST_F(TrainingServiceTest, BadSpecsAreRefusedNamingTheField) {
   const std::pair<json, std::string_view> cases[] = {
       {{{"trainer", "forest"}}, "trainer"},
@@ -262,6 +289,7 @@ TEST_F(TrainingServiceTest, BadSpecsAreRefusedNamingTheField) {
       {{{"register", {{"model", "bad name"}}}}, "register.model"},
       {{{"colour", "red"}}, "colour"},
       {{{"features", {"x0", "nope"}}}, "'nope'"},
+      {{{"features", {"x0", "x1", "x0"}}}, "features[2]"},
       {{{"split", {{"validation_fraction", 0}}}, {"early_stopping_rounds", 2}},
        "early_stopping_rounds"},
   };

@@ -1,5 +1,6 @@
 #include "training/training_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -69,6 +70,9 @@ Result<std::vector<std::string>> Names(const json& object, const std::string& ke
   for (size_t i = 0; i < found->size(); ++i) {
     if (!(*found)[i].is_string() || (*found)[i].get<std::string>().empty()) {
       return std::unexpected(Bad(fmt::format("{}[{}]", key, i), "must be a non-empty string"));
+    }
+    if (std::find(out.begin(), out.end(), (*found)[i].get<std::string>()) != out.end()) {
+      return std::unexpected(Bad(fmt::format("{}[{}]", key, i), "is listed twice"));
     }
     out.push_back((*found)[i].get<std::string>());
   }
