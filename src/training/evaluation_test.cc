@@ -99,6 +99,15 @@ TEST(EvaluationTest, RegressionMetrics) {
   EXPECT_NEAR(report["metrics"]["r2"].get<double>(), 1 - 2.25 / 5, 1e-9);
 }
 
+TEST(EvaluationTest, MetricDirections) {
+  for (const char* higher : {"auc", "aucpr", "ndcg", "ndcg@5", "map", "map@10", "f1", "r2"}) {
+    EXPECT_TRUE(HigherIsBetter(higher)) << higher;
+  }
+  for (const char* lower : {"logloss", "mlogloss", "rmse", "mae", "mape", "error", "merror"}) {
+    EXPECT_FALSE(HigherIsBetter(lower)) << lower;
+  }
+}
+
 TEST(EvaluationTest, MetricNamesAreCheckedPerTask) {
   EXPECT_TRUE(ValidateMetrics(Task::kRanking, {"ndcg@3", "ndcg"}));
   auto bad = ValidateMetrics(Task::kRegression, {"rmse", "auc"});

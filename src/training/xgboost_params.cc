@@ -137,9 +137,10 @@ std::string DefaultEvalMetric(std::string_view objective) {
 }
 
 bool HigherIsBetter(std::string_view metric) {
-  return metric.starts_with("auc") || metric.starts_with("ndcg") || metric.starts_with("map") ||
-         metric == "accuracy" || metric == "precision" || metric == "recall" || metric == "f1" ||
-         metric == "r2";
+  // "mape" is an error, unlike "map" (mean average precision) and "map@k".
+  return metric.starts_with("auc") || metric.starts_with("ndcg") || metric == "map" ||
+         metric.starts_with("map@") || metric == "accuracy" || metric == "precision" ||
+         metric == "recall" || metric == "f1" || metric == "r2";
 }
 
 }  // namespace falaj::training
