@@ -4,39 +4,30 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <vector>
 
 #include "tracking/logged_models.h"
+#include "tracking/tracking_store_fixture.h"
 
 namespace falaj::tracking {
 namespace {
 
-class ArtifactIndexTest : public ::testing::Test {
+class ArtifactIndexTest : public TrackingStoreFixture {
  protected:
+  std::vector<const storage::MigrationSet*> ExtraMigrations() const override {
+    return {&ArtifactIndex::Migrations(), &LoggedModelStore::Migrations()};
+  }
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("falaj_artifacts_" + std::to_string(::getpid()) + "_" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-    auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 2);
-    ASSERT_TRUE(store);
-    metadata_ = std::move(*store);
-    ASSERT_TRUE(metadata_->Migrate(ArtifactIndex::Migrations()));
-    ASSERT_TRUE(metadata_->Migrate(LoggedModelStore::Migrations()));
+    TrackingStoreFixture::SetUp();
     index_ = std::make_unique<ArtifactIndex>(*metadata_);
     models_ = std::make_unique<LoggedModelStore>(*metadata_);
   }
   void TearDown() override {
     index_.reset();
     models_.reset();
-    metadata_.reset();
-    std::filesystem::remove_all(directory_);
+    TrackingStoreFixture::TearDown();
   }
 
-  std::filesystem::path directory_;
-  std::unique_ptr<storage::MetadataStore> metadata_;
   std::unique_ptr<ArtifactIndex> index_;
   std::unique_ptr<LoggedModelStore> models_;
 };

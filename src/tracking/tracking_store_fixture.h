@@ -1,5 +1,7 @@
 // Test fixture: a TrackingStore over a fresh SQLite metadata store in a directory of its own
-// (named after the test), migrated, and removed after the test. Test-only; single-threaded.
+// (named after the test), migrated, and removed after the test. Fixtures of stores that live
+// beside tracking (artifacts, logged models, tuning) derive from it and name their extra
+// migrations. Test-only; single-threaded.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tracking/tracking_store.h"
 
@@ -25,8 +28,13 @@ class TrackingStoreFixture : public ::testing::Test {
     ASSERT_TRUE(store);
     metadata_ = std::move(*store);
     ASSERT_TRUE(metadata_->Migrate(TrackingStore::Migrations()));
+    for (const storage::MigrationSet* set : ExtraMigrations()) {
+      ASSERT_TRUE(metadata_->Migrate(*set));
+    }
     tracking_ = std::make_unique<TrackingStore>(*metadata_);
   }
+  virtual std::vector<const storage::MigrationSet*> ExtraMigrations() const { return {}; }
+
   void TearDown() override {
     tracking_.reset();
     metadata_.reset();

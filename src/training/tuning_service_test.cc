@@ -1,10 +1,8 @@
 #include "training/tuning_service.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
+#include "tracking/tracking_store_fixture.h"
 #include "training/tuning_test_support.h"
 
 namespace falaj::training {
@@ -12,26 +10,15 @@ namespace {
 
 using nlohmann::json;
 
-class TuningServiceTest : public ::testing::Test {
+class TuningServiceTest : public tracking::TrackingStoreFixture {
  protected:
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("falaj_tuning_" + std::to_string(::getpid()) + "_" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-    auto store = storage::OpenMetadataStore("sqlite://" + (directory_ / "m.db").string(), 2);
-    ASSERT_TRUE(store);
-    metadata_ = std::move(*store);
-    ASSERT_TRUE(metadata_->Migrate(tracking::TrackingStore::Migrations()));
-    tracking_ = std::make_unique<tracking::TrackingStore>(*metadata_);
+    TrackingStoreFixture::SetUp();
     service_ = std::make_unique<TuningService>(*tracking_);
   }
   void TearDown() override {
     service_.reset();
-    tracking_.reset();
-    metadata_.reset();
-    std::filesystem::remove_all(directory_);
+    TrackingStoreFixture::TearDown();
   }
 
   json Spec(int trials) {
@@ -62,9 +49,6 @@ class TuningServiceTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::filesystem::path directory_;
-  std::unique_ptr<storage::MetadataStore> metadata_;
-  std::unique_ptr<tracking::TrackingStore> tracking_;
   std::unique_ptr<TuningService> service_;
 };
 
