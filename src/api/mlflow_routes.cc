@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/mlflow_codec.h"
+#include "tracking/run_filter.h"
 #include "tracking/tracking_validation.h"
 
 namespace falaj::api {
@@ -57,13 +58,16 @@ Result<nlohmann::json> GetExperimentByName(tracking::TrackingStore& tracking, co
   return nlohmann::json{{"experiment", mlflow::ExperimentJson(experiment)}};
 }
 
+// Experiments are few per project, so the filter and order run over the listed experiments.
 Result<nlohmann::json> SearchExperiments(tracking::TrackingStore& tracking, const Fields& fields,
                                          const HttpRequest& request) {
-  FALAJ_ASSIGN_OR_RETURN(auto filter, fields.String("filter"));
-  if (filter && !filter->empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "filtering experiments is not supported yet; search without a filter");
-  }
+  FALAJ_ASSIGN_OR_RETURN(auto filter_text, fields.String("filter"));
+  FALAJ_ASSIGN_OR_RETURN(auto order_by, fields.Strings("order_by"));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto filter,
+      tracking::RunFilter::Parse(filter_text.value_or(""), tracking::SearchSubject::kExperiments));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto order, tracking::RunOrder::Parse(order_by, tracking::SearchSubject::kExperiments));
   FALAJ_ASSIGN_OR_RETURN(auto view, fields.String("view_type"));
   FALAJ_ASSIGN_OR_RETURN(auto max_results, fields.Int("max_results"));
   FALAJ_ASSIGN_OR_RETURN(auto token, fields.String("page_token"));
@@ -74,8 +78,14 @@ Result<nlohmann::json> SearchExperiments(tracking::TrackingStore& tracking, cons
   }
   FALAJ_ASSIGN_OR_RETURN(size_t offset, tracking::DecodePageToken(token.value_or("")));
   FALAJ_ASSIGN_OR_RETURN(
-      auto experiments,
+      auto listed,
       tracking.ListExperiments(Project(request), mlflow::ParseViewType(view.value_or(""))));
+  std::vector<tracking::Experiment> experiments;
+  for (auto& experiment : listed) {
+    if (filter.Matches(experiment)) experiments.push_back(std::move(experiment));
+  }
+  std::stable_sort(experiments.begin(), experiments.end(),
+                   [&order](const auto& a, const auto& b) { return order.Before(a, b); });
   nlohmann::json list = nlohmann::json::array();
   for (size_t i = offset; i < experiments.size() && i < offset + limit; ++i) {
     list.push_back(mlflow::ExperimentJson(experiments[i]));

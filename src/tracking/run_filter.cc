@@ -13,13 +13,23 @@ constexpr size_t kMaxFilterLength = 10000;
 
 enum class AttributeType { kString, kNumber };
 
+// Run and experiment attributes have distinct names, so one table types both.
 std::optional<AttributeType> AttributeTypeOf(std::string_view name) {
-  if (name == "start_time" || name == "end_time") return AttributeType::kNumber;
+  if (name == "start_time" || name == "end_time" || name == "creation_time" ||
+      name == "last_update_time") {
+    return AttributeType::kNumber;
+  }
   if (name == "status" || name == "run_name" || name == "run_id" || name == "user_id" ||
-      name == "artifact_uri" || name == "lifecycle_stage") {
+      name == "artifact_uri" || name == "lifecycle_stage" || name == "name" ||
+      name == "experiment_id") {
     return AttributeType::kString;
   }
   return std::nullopt;
+}
+
+bool IsExperimentAttribute(std::string_view name) {
+  return name == "name" || name == "experiment_id" || name == "creation_time" ||
+         name == "last_update_time";
 }
 
 std::string Lower(std::string_view text) {
@@ -48,7 +58,7 @@ bool IsWordChar(char c) {
 // A hand-written scanner over the filter text; every error names the position it stopped at.
 class Parser {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  Parser(std::string_view text, SearchSubject subject) : text_(text), subject_(subject) {}
 
   bool AtEnd() {
     SkipSpaces();
@@ -69,6 +79,7 @@ class Parser {
     auto kind = EntityKindOf(text_.substr(start, pos_ - start));
     if (!kind || pos_ >= text_.size() || text_[pos_] != '.') {
       pos_ = start;
+      if (subject_ == SearchSubject::kExperiments) return ParseBareAttribute();
       return Fail(
           "expected an identifier such as metrics.<key>, params.<key>, tags.<key> or "
           "attributes.<name>");
@@ -87,10 +98,8 @@ class Parser {
     if (*kind == EntityKind::kAttribute) {
       if (identifier.key == "run_uuid") identifier.key = "run_id";
       if (identifier.key == "lifecycle") identifier.key = "lifecycle_stage";
-      if (!AttributeTypeOf(identifier.key)) {
-        return Fail("unknown attribute '{}'", identifier.key.substr(0, 80));
-      }
     }
+    FALAJ_RETURN_IF_ERROR(CheckSubject(identifier));
     return identifier;
   }
 
@@ -174,7 +183,42 @@ class Parser {
     return Fail("unterminated string starting with {}", quote);
   }
 
+  // Experiment filters may name attributes without a prefix: "name LIKE 'a%'".
+  Result<Identifier> ParseBareAttribute() {
+    size_t start = pos_;
+    while (pos_ < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_')) {
+      ++pos_;
+    }
+    Identifier identifier{EntityKind::kAttribute, std::string(text_.substr(start, pos_ - start))};
+    if (identifier.key.empty()) {
+      return Fail("expected an identifier such as name, creation_time or tags.<key>");
+    }
+    pos_ = start;
+    FALAJ_RETURN_IF_ERROR(CheckSubject(identifier));
+    pos_ += identifier.key.size();
+    return identifier;
+  }
+
+  Status CheckSubject(const Identifier& identifier) {
+    bool experiments = subject_ == SearchSubject::kExperiments;
+    if (experiments &&
+        (identifier.kind == EntityKind::kMetric || identifier.kind == EntityKind::kParam)) {
+      return Fail("experiments have no metrics or params; filter on tags.<key> or attributes");
+    }
+    if (identifier.kind != EntityKind::kAttribute) return Ok();
+    bool known = experiments
+                     ? IsExperimentAttribute(identifier.key)
+                     : AttributeTypeOf(identifier.key) && !IsExperimentAttribute(identifier.key);
+    if (!known) {
+      return Fail("unknown {} attribute '{}'", experiments ? "experiment" : "run",
+                  identifier.key.substr(0, 80));
+    }
+    return Ok();
+  }
+
   std::string_view text_;
+  SearchSubject subject_;
   size_t pos_ = 0;
 };
 
@@ -257,6 +301,62 @@ std::optional<std::variant<double, std::string>> ValueOf(const Run& run,
   return std::string(LifecycleName(info.lifecycle));
 }
 
+std::optional<std::variant<double, std::string>> ValueOf(const Experiment& experiment,
+                                                         const Identifier& identifier) {
+  if (identifier.kind == EntityKind::kTag) {
+    auto found = experiment.tags.find(identifier.key);
+    if (found == experiment.tags.end()) return std::nullopt;
+    return found->second;
+  }
+  if (identifier.key == "name") return experiment.name;
+  if (identifier.key == "experiment_id") return experiment.experiment_id;
+  if (identifier.key == "creation_time") return static_cast<double>(experiment.creation_time_ms);
+  return static_cast<double>(experiment.last_update_time_ms);
+}
+
+template <typename Entity>
+bool MatchesAll(const std::vector<Condition>& conditions, const Entity& entity) {
+  for (const auto& condition : conditions) {
+    auto value = ValueOf(entity, condition.identifier);
+    if (!value) return false;
+    bool match = std::holds_alternative<double>(condition.value)
+                     ? Compare(std::get<double>(*value), condition.comparator,
+                               std::get<double>(condition.value))
+                     : CompareText(std::get<std::string>(*value), condition.comparator,
+                                   std::get<std::string>(condition.value));
+    if (!match) return false;
+  }
+  return true;
+}
+
+// -1, 0 or 1 as `a` comes before, ties with or comes after `b` by the order keys; entities lacking
+// a value (or holding NaN) come after those that have one.
+template <typename Entity>
+int CompareByKeys(const std::vector<OrderKey>& keys, const Entity& a, const Entity& b) {
+  for (const auto& key : keys) {
+    auto left = ValueOf(a, key.identifier);
+    auto right = ValueOf(b, key.identifier);
+    // NaN counts as missing so the order stays a strict weak order.
+    auto missing = [](const auto& value) {
+      return !value ||
+             (std::holds_alternative<double>(*value) && std::isnan(std::get<double>(*value)));
+    };
+    if (missing(left) || missing(right)) {
+      if (missing(left) != missing(right)) return missing(right) ? -1 : 1;
+      continue;
+    }
+    if (key.identifier.key == "experiment_id") {
+      // Ids are decimal strings; MLflow orders them as numbers.
+      auto as_number = [](const auto& value) { return std::stod(std::get<std::string>(*value)); };
+      left = as_number(left);
+      right = as_number(right);
+    }
+    if (*left == *right) continue;
+    return (key.ascending ? *left < *right : *right < *left) ? -1 : 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 bool IsNumeric(const Identifier& identifier) {
@@ -265,13 +365,13 @@ bool IsNumeric(const Identifier& identifier) {
           AttributeTypeOf(identifier.key) == AttributeType::kNumber);
 }
 
-Result<RunFilter> RunFilter::Parse(std::string_view text) {
+Result<RunFilter> RunFilter::Parse(std::string_view text, SearchSubject subject) {
   if (text.size() > kMaxFilterLength) {
     return MakeError(ErrorCode::kInvalidArgument, "filter is longer than {} characters",
                      kMaxFilterLength);
   }
   RunFilter filter;
-  Parser parser(text);
+  Parser parser(text, subject);
   while (!parser.AtEnd()) {
     if (!filter.conditions_.empty()) FALAJ_RETURN_IF_ERROR(parser.ParseAnd());
     Condition condition;
@@ -299,24 +399,16 @@ Result<RunFilter> RunFilter::Parse(std::string_view text) {
   return filter;
 }
 
-bool RunFilter::Matches(const Run& run) const {
-  for (const auto& condition : conditions_) {
-    auto value = ValueOf(run, condition.identifier);
-    if (!value) return false;
-    bool match = std::holds_alternative<double>(condition.value)
-                     ? Compare(std::get<double>(*value), condition.comparator,
-                               std::get<double>(condition.value))
-                     : CompareText(std::get<std::string>(*value), condition.comparator,
-                                   std::get<std::string>(condition.value));
-    if (!match) return false;
-  }
-  return true;
+bool RunFilter::Matches(const Run& run) const { return MatchesAll(conditions_, run); }
+
+bool RunFilter::Matches(const Experiment& experiment) const {
+  return MatchesAll(conditions_, experiment);
 }
 
-Result<RunOrder> RunOrder::Parse(const std::vector<std::string>& clauses) {
+Result<RunOrder> RunOrder::Parse(const std::vector<std::string>& clauses, SearchSubject subject) {
   RunOrder order;
   for (const auto& clause : clauses) {
-    Parser parser(clause);
+    Parser parser(clause, subject);
     OrderKey key;
     FALAJ_ASSIGN_OR_RETURN(key.identifier, parser.ParseIdentifier());
     if (!parser.AtEnd()) {
@@ -335,25 +427,20 @@ Result<RunOrder> RunOrder::Parse(const std::vector<std::string>& clauses) {
 }
 
 bool RunOrder::Before(const Run& a, const Run& b) const {
-  for (const auto& key : keys_) {
-    auto left = ValueOf(a, key.identifier);
-    auto right = ValueOf(b, key.identifier);
-    // NaN counts as missing so the order stays a strict weak order.
-    auto missing = [](const auto& value) {
-      return !value ||
-             (std::holds_alternative<double>(*value) && std::isnan(std::get<double>(*value)));
-    };
-    if (missing(left) || missing(right)) {
-      if (missing(left) != missing(right)) return missing(right);
-      continue;
-    }
-    if (*left == *right) continue;
-    return key.ascending ? *left < *right : *right < *left;
-  }
+  if (int by_keys = CompareByKeys(keys_, a, b); by_keys != 0) return by_keys < 0;
   if (a.info.start_time_ms != b.info.start_time_ms) {
     return a.info.start_time_ms > b.info.start_time_ms;
   }
   return a.info.run_id < b.info.run_id;
+}
+
+bool RunOrder::Before(const Experiment& a, const Experiment& b) const {
+  static const std::vector<OrderKey> kDefault = {
+      {{EntityKind::kAttribute, "creation_time"}, false}};
+  const auto& keys = keys_.empty() ? kDefault : keys_;
+  if (int by_keys = CompareByKeys(keys, a, b); by_keys != 0) return by_keys < 0;
+  static const std::vector<OrderKey> kById = {{{EntityKind::kAttribute, "experiment_id"}, true}};
+  return CompareByKeys(kById, a, b) < 0;
 }
 
 }  // namespace falaj::tracking

@@ -32,6 +32,10 @@ def main() -> None:
     best = found[0]
     history = client.get_metric_history(best.info.run_id, "loss")
     fetched_parent = client.get_run(parent.info.run_id)
+    mlflow.create_experiment("churn-v2", tags={"team": "growth"})
+    mlflow.create_experiment("fraud", tags={"team": "risk"})
+    churns = mlflow.search_experiments(filter_string="name LIKE 'churn%'", order_by=["name DESC"])
+    risky = mlflow.search_experiments(filter_string="tags.team = 'risk'")
     print(json.dumps({
         "experiment_id": experiment.experiment_id,
         "parent_run_id": parent.info.run_id,
@@ -42,6 +46,8 @@ def main() -> None:
                     "metrics": {k: (None if math.isnan(v) else v) for k, v in r.data.metrics.items()},
                     "tags": {k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")},
                     "parent": r.data.tags.get("mlflow.parentRunId")} for r in found],
+        "experiments_like_churn": [e.name for e in churns],
+        "experiments_of_risk": [e.name for e in risky],
         "history": [{"step": m.step, "value": m.value, "timestamp": m.timestamp} for m in history],
     }))
 

@@ -46,6 +46,9 @@ def test_the_real_mlflow_client_logs_and_reads_back(server, project):
     assert best["parent"] == seen["parent_run_id"]
     assert [m["step"] for m in seen["history"]] == [0, 1, 2]
     assert [m["value"] for m in seen["history"]] == pytest.approx([1.06, 0.56, 1 / 3 + 0.06])
+    # Experiment search with MLflow's filter and order_by, through the client.
+    assert seen["experiments_like_churn"] == ["churn-v2", "churn"]
+    assert seen["experiments_of_risk"] == ["fraud"]
 
     # The same runs through the wire API directly: NaN travels as a string, int64 as numbers.
     run = server.get(f"{api(project)}/runs/get", params={"run_id": best["run_id"]})
@@ -117,6 +120,38 @@ def test_bad_input_gets_mlflow_error_codes(server, project):
                              json={"run_id": run_id, "key": "m", "value": "x", "timestamp": 1}),
                  400, "INVALID_PARAMETER_VALUE")
     mlflow_error(server.post(f"{base}/runs/create", data="[1]"), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_experiment_search_filters_orders_and_pages(server, project):
+    base = api(project)
+    for name, team in (("a-one", "risk"), ("a-two", "growth"), ("b-three", "risk")):
+        created = server.post(f"{base}/experiments/create",
+                              json={"name": name, "tags": [{"key": "team", "value": team}]})
+        assert created.status_code == 200, created.text
+
+    def names(**body):
+        response = server.post(f"{base}/experiments/search", json=body)
+        assert response.status_code == 200, response.text
+        return [e["name"] for e in response.json().get("experiments", [])], response.json()
+
+    # Newest first by default (creation_time DESC, then id as a number), as MLflow orders them;
+    # creations can share a millisecond, so the expected order comes from the stored times.
+    listed, answer = names(max_results=10)
+    expected = sorted(answer["experiments"],
+                      key=lambda e: (-int(e["creation_time"]), int(e["experiment_id"])))
+    assert listed == [e["name"] for e in expected] and len(listed) == 3
+    assert names(filter="name LIKE 'a-%'", order_by=["name ASC"])[0] == ["a-one", "a-two"]
+    assert names(filter="attributes.name ILIKE 'A-%' and tags.team = 'risk'")[0] == ["a-one"]
+    assert names(filter="tags.team != 'risk'")[0] == ["a-two"]
+    first, page = names(order_by=["name ASC"], max_results=2)
+    assert first == ["a-one", "a-two"]
+    rest, _ = names(order_by=["name ASC"], max_results=2, page_token=page["next_page_token"])
+    assert rest == ["b-three"]
+    for bad in ("metrics.auc > 1", "status = 'FINISHED'", "name >> 'a'", "name = 'unterminated"):
+        mlflow_error(server.post(f"{base}/experiments/search", json={"filter": bad}), 400,
+                     "INVALID_PARAMETER_VALUE")
+    mlflow_error(server.post(f"{base}/experiments/search", json={"order_by": ["params.x"]}), 400,
+                 "INVALID_PARAMETER_VALUE")
 
 
 def test_mutations_are_audited_and_searches_are_not(server, project):
