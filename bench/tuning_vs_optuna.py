@@ -37,6 +37,7 @@ import json
 import pathlib
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -143,8 +144,12 @@ def run_optuna(name, sampler, pruner, data, args):
 
 
 def falaj_spec(algorithm, args, out):
-    """The tune job's spec. "train" is the training spec the job tunes; its keys follow the
-    trainer's (the lead's adapter), this names the same split files and objective."""
+    """The tune job's spec (docs/tuning.md). "train" is a training spec (docs/training.md) over
+    the dataset ingest_falaj() wrote: the same rows, train first and validation last in time, so
+    a time split with validation_fraction = len(valid) / n and no test rows is Optuna's split.
+    XGBoost's threads are set by the server (its hardware threads divided between parallel
+    trials), not by a parameter."""
+    n_train, n_valid = out["rows"]
     spec = {
         "space": SPACE,
         "algorithm": algorithm,
@@ -158,27 +163,58 @@ def falaj_spec(algorithm, args, out):
         "direction": "maximize",
         "experiment": f"tuning-bench-{algorithm}",
         "train": {
-            "algorithm": "xgboost",
-            "train_csv": str((out / "train.csv").resolve()),
-            "validation_csv": str((out / "valid.csv").resolve()),
+            "data": {"dataset": out["dataset"]},
             "label": "label",
-            "params": {"objective": "binary:logistic", "eval_metric": "auc",
-                       "tree_method": "hist", "nthread": args.nthread, "seed": SEED},
+            "split": {"method": "time", "time_column": "event_time",
+                      "validation_fraction": n_valid / (n_train + n_valid), "test_fraction": 0},
+            "trainer": "xgboost",
+            "objective": "binary:logistic",
+            "params": {"eval_metric": "auc", "tree_method": "hist", "seed": SEED % (2**31)},
+            "num_boost_round": args.rounds,
         },
     }
     return spec
 
 
-def http_json(method, url, key, body=None):
-    data = json.dumps(body).encode() if body is not None else None
+def http_json(method, url, key, body=None, raw=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/octet-stream" if raw is not None else "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
 
+def ingest_falaj(args, data):
+    """Creates --project (if missing) and ingests the split as one dataset, train rows first and
+    validation rows last, one minute apart (event_time), so Falaj's time split reproduces it."""
+    x_train, x_valid, y_train, y_valid = data
+    api = f"{args.server.rstrip('/')}/api/v1/projects"
+    try:
+        http_json("POST", api, args.key, {"name": args.project, "region": "eu-west"})
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            raise
+    name = f"bench_{args.dataset}_{int(time.time())}"
+    columns = [f"f{i}" for i in range(x_train.shape[1])]
+    schema = ([{"name": c, "type": "float64"} for c in columns]
+              + [{"name": "label", "type": "int64"}, {"name": "event_time", "type": "timestamp"}])
+    http_json("POST", f"{api}/{args.project}/sources", args.key,
+              {"name": name, "kind": "file", "schema": schema})
+    lines = [",".join(columns + ["label", "event_time"])]
+    rows = np.vstack([x_train, x_valid])
+    labels = np.concatenate([y_train, y_valid])
+    for i, (row, label) in enumerate(zip(rows, labels)):
+        moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_700_000_000 + 60 * i))
+        lines.append(",".join(f"{v:.17g}" for v in row) + f",{int(label)},{moment}")
+    http_json("POST", f"{api}/{args.project}/sources/{name}/ingest?format=csv", args.key,
+              raw=("\n".join(lines) + "\n").encode())
+    return {"dataset": name, "rows": (len(y_train), len(y_valid))}
+
+
 def run_falaj(name, algorithm, args, out):
-    """Submits a tune job to the Falaj server and waits for it; returns its summary."""
+    """Submits a tune job to the Falaj server and waits for it; returns its summary. `out` is
+    what ingest_falaj() returned."""
     base = f"{args.server.rstrip('/')}/api/v1/projects/{args.project}/jobs"
     start = time.perf_counter()
     job = http_json("POST", base, args.key, {"kind": "tune", "spec": falaj_spec(algorithm, args,
@@ -187,11 +223,13 @@ def run_falaj(name, algorithm, args, out):
         job = http_json("GET", f"{base}/{job['id']}", args.key)
         if job["status"] in ("succeeded", "failed", "cancelled"):
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     wall = time.perf_counter() - start
     if job["status"] != "succeeded":
         raise SystemExit(f"{name}: job {job['id']} {job['status']}: {job.get('error')}")
-    result = job["result"]  # TuningService::Run's JSON
+    result = job["result"]  # TuningService::Run's JSON plus the retrained winner
+    # Falaj's trial value is the validation AUC of the model it keeps (the best round's);
+    # "last_round" values are not reported, so the comparison is with that value.
     return summarise(name, result["trials"], result["total_resource"], wall)
 
 
@@ -267,8 +305,9 @@ def main():
             "optuna-random", optuna.samplers.RandomSampler(seed=SEED), None, data, args),
     }
     if args.server:
-        contenders["falaj-random"] = lambda: run_falaj("falaj-random", "random", args, args.out)
-        contenders["falaj-asha"] = lambda: run_falaj("falaj-asha", "asha", args, args.out)
+        falaj_data = ingest_falaj(args, data)
+        contenders["falaj-random"] = lambda: run_falaj("falaj-random", "random", args, falaj_data)
+        contenders["falaj-asha"] = lambda: run_falaj("falaj-asha", "asha", args, falaj_data)
     only = [n for n in args.only.split(",") if n]
     results = [run() for name, run in contenders.items() if not only or name in only]
     (args.out / "results.json").write_text(json.dumps(

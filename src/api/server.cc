@@ -53,6 +53,9 @@
 #include "tracking/artifact_index.h"
 #include "tracking/logged_models.h"
 #include "tracking/tracking_store.h"
+#include "training/training_service.h"
+#include "training/tuning_job.h"
+#include "training/tuning_service.h"
 
 namespace falaj::api {
 
@@ -96,6 +99,9 @@ struct Server::Parts {
   // After every service a job uses (keys, bindings, projects …): destroyed first, so running
   // handlers are cancelled and awaited while those still exist.
   std::unique_ptr<jobs::CommandJobs> command_jobs;
+  std::unique_ptr<training::TrainingService> training;
+  std::unique_ptr<training::TuningService> tuning;
+  std::unique_ptr<training::TuningJob> tuning_job;
   std::unique_ptr<jobs::JobService> jobs;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
@@ -339,6 +345,30 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       jobs::CommandJobOptions{config.jobs.commands_enabled, config.storage.data_dir + "/jobs/work",
                               [raw] { return LocalUrl(raw->config.server, raw->http->port()); }});
   parts->command_jobs->Register(*parts->jobs);
+  // Built-in training and tuning (docs/training.md, docs/tuning.md): specs are checked at
+  // submission, so a bad one is a 400 naming the field.
+  parts->training = std::make_unique<training::TrainingService>(
+      *parts->datasets, parts->feature_registry.get(), parts->training_sets.get(), *parts->tracking,
+      *parts->registry, artifacts);
+  parts->tuning = std::make_unique<training::TuningService>(*parts->tracking);
+  parts->tuning_job =
+      std::make_unique<training::TuningJob>(*parts->training, *parts->tuning, *parts->tracking);
+  parts->jobs->RegisterRunner(
+      "train",
+      [raw](const jobs::Job& job, jobs::JobContext& context) {
+        return raw->training->Run(job.project, job.spec, context);
+      },
+      /*resumable=*/true,
+      [](const nlohmann::json& spec) -> Status {
+        FALAJ_RETURN_IF_ERROR(training::ParseTrainingSpec(spec));
+        return Ok();
+      });
+  parts->jobs->RegisterRunner(
+      "tune",
+      [raw](const jobs::Job& job, jobs::JobContext& context) {
+        return raw->tuning_job->Run(job.project, job.spec, context);
+      },
+      /*resumable=*/true, training::ValidateTuningJobSpec);
   parts->projects->RegisterOwnershipCheck("retention policies",
                                           data::RetentionService::CountInProject);
   parts->projects->RegisterOwnershipCheck("feature definitions",

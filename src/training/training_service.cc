@@ -142,6 +142,12 @@ nlohmann::json Signature(const PreparedTraining& prepared) {
 
 Result<nlohmann::json> TrainingService::Run(std::string_view project, const nlohmann::json& spec,
                                             TaskContext& context) {
+  return Run(project, spec, context, nlohmann::json::object());
+}
+
+Result<nlohmann::json> TrainingService::Run(std::string_view project, const nlohmann::json& spec,
+                                            TaskContext& context,
+                                            const nlohmann::json& extra_lineage) {
   context.ReportProgress(0, "loading data");
   FALAJ_ASSIGN_OR_RETURN(auto prepared, Prepare(project, spec, context));
   if (context.CancelRequested()) return Cancelled();
@@ -163,7 +169,7 @@ Result<nlohmann::json> TrainingService::Run(std::string_view project, const nloh
   }
   FALAJ_ASSIGN_OR_RETURN(auto run, tracking_.CreateRun(project, std::move(new_run)));
   const std::string run_id = run.info.run_id;
-  auto result = TrainTrackedRun(project, prepared, run_id, context);
+  auto result = TrainTrackedRun(project, prepared, run_id, context, extra_lineage);
   tracking::RunUpdate update;
   update.end_time_ms = NowMs();
   update.status = result                                         ? "FINISHED"
@@ -184,7 +190,8 @@ Result<nlohmann::json> TrainingService::Run(std::string_view project, const nloh
 Result<nlohmann::json> TrainingService::TrainTrackedRun(std::string_view project,
                                                         const PreparedTraining& prepared,
                                                         const std::string& run_id,
-                                                        TaskContext& context) {
+                                                        TaskContext& context,
+                                                        const nlohmann::json& extra_lineage) {
   const TrainingSpec& spec = prepared.spec;
   FALAJ_RETURN_IF_ERROR(LogParams(tracking_, project, run_id, spec));
   FALAJ_ASSIGN_OR_RETURN(auto trained, Fit(prepared, context));
@@ -245,6 +252,7 @@ Result<nlohmann::json> TrainingService::TrainTrackedRun(std::string_view project
   version.lineage["run_id"] = run_id;
   version.lineage["trainer"] = spec.trainer;
   version.lineage["spec_sha256"] = spec.digest;
+  if (extra_lineage.is_object()) version.lineage.update(extra_lineage);
   version.lineage["library"] = spec.trainer == "xgboost" ? "libxgboost " + XGBoostLibraryVersion()
                                                          : std::string("falaj linear");
   version.created_by = "training";

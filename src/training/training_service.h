@@ -56,10 +56,15 @@ class TrainingService {
   // failure marks it FAILED). INVALID_ARGUMENT naming the field for a bad spec.
   Result<nlohmann::json> Run(std::string_view project, const nlohmann::json& spec,
                              TaskContext& context);
+  // The same, with `extra_lineage` (an object) merged into the registered version's lineage
+  // (the tune job links the study and the best trial this way).
+  Result<nlohmann::json> Run(std::string_view project, const nlohmann::json& spec,
+                             TaskContext& context, const nlohmann::json& extra_lineage);
 
  private:
   Result<nlohmann::json> TrainTrackedRun(std::string_view project, const PreparedTraining& prepared,
-                                         const std::string& run_id, TaskContext& context);
+                                         const std::string& run_id, TaskContext& context,
+                                         const nlohmann::json& extra_lineage);
 
   data::DatasetStore& datasets_;
   features::FeatureRegistry* features_;
