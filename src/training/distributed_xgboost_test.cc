@@ -3,6 +3,7 @@
 // compared with Python xgboost's own predictions of the same model and with a single-process fit.
 #include "training/distributed_xgboost.h"
 
+#include <arrow/api.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "serving/model_runtime.h"
 #include "training/evaluation.h"
 #include "training/training_spec.h"
+#include "training/training_test_support.h"
 
 namespace falaj::training {
 namespace {
@@ -316,6 +318,78 @@ TEST(DistributedXGBoost, RefusesBadRequests) {
   auto too_many = FitXGBoostDistributed(ranking, HistConfig(), 3, Options(), context);
   ASSERT_FALSE(too_many);
   EXPECT_NE(too_many.error().message.find("query groups"), std::string::npos);
+}
+
+// Breast cancer as a dataset: f0..f29, label, and a query id per 10 rows (for ranking).
+std::shared_ptr<arrow::Table> BreastCancerTable() {
+  const PreparedData& data = BreastCancer();
+  std::vector<arrow::DoubleBuilder> columns(30);
+  arrow::Int64Builder label, query;
+  int64_t row = 0;
+  for (const DataSplit* split : {&data.train, &data.validation, &data.test}) {
+    for (size_t r = 0; r < split->rows; ++r, ++row) {
+      for (size_t c = 0; c < 30; ++c) {
+        EXPECT_TRUE(columns[c].Append(split->features[r * split->columns + c]).ok());
+      }
+      EXPECT_TRUE(label.Append(static_cast<int64_t>(split->labels[r])).ok());
+      EXPECT_TRUE(query.Append(row / 10).ok());
+    }
+  }
+  std::vector<std::shared_ptr<arrow::Field>> fields;
+  std::vector<std::shared_ptr<arrow::Array>> arrays(32);
+  for (size_t c = 0; c < 30; ++c) {
+    fields.push_back(arrow::field("f" + std::to_string(c), arrow::float64()));
+    EXPECT_TRUE(columns[c].Finish(&arrays[c]).ok());
+  }
+  fields.push_back(arrow::field("label", arrow::int64()));
+  fields.push_back(arrow::field("query", arrow::int64()));
+  EXPECT_TRUE(label.Finish(&arrays[30]).ok() && query.Finish(&arrays[31]).ok());
+  return arrow::Table::Make(arrow::schema(fields), arrays);
+}
+
+class DistributedTrainingServiceTest : public TrainingStoresTest {};
+
+TEST_F(DistributedTrainingServiceTest, RunsTracksAndRegistersWithDistributedLineage) {
+  AddDataset("cancer", *BreastCancerTable());
+  service_->SetDistributedRuntime({FALAJ_TEST_PYTHON, ""});
+  std::vector<std::string> features;
+  for (int c = 0; c < 30; ++c) features.push_back("f" + std::to_string(c));
+  nlohmann::json spec = {{"data", {{"dataset", "cancer"}}},
+                         {"label", "label"},
+                         {"features", features},
+                         {"trainer", "xgboost"},
+                         {"objective", "binary:logistic"},
+                         {"params", {{"max_depth", 3}, {"tree_method", "hist"}}},
+                         {"num_boost_round", 15},
+                         {"distributed", {{"workers", 2}}},
+                         {"register", {{"model", "cancer"}}}};
+  NullTaskContext context;
+  auto summary = service_->Run("p", spec, context);
+  ASSERT_TRUE(summary) << summary.error().message;
+  ASSERT_TRUE((*summary)["metrics"]["auc"].is_number()) << summary->dump();
+  EXPECT_GT((*summary)["metrics"]["auc"].get<double>(), 0.95);
+  EXPECT_EQ((*summary)["iterations"], 15);
+  auto history = tracking_->MetricHistory("p", (*summary)["run_id"].get<std::string>(),
+                                          "valid_logloss", 1000, "");
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->metrics.size(), 15u);
+  auto version = registry_->GetVersion("p", "cancer", 1);
+  ASSERT_TRUE(version) << version.error().message;
+  EXPECT_EQ(version->lineage["distributed"]["workers"], 2);
+  const std::string engine = version->lineage["distributed"]["engine"];
+  EXPECT_EQ(engine.rfind("xgboost 3.", 0), 0u) << engine;
+  EXPECT_EQ(version->lineage["library"], engine);
+
+  // Ranking: query groups reach the workers whole (a split group would fail in XGBoost).
+  spec["objective"] = "rank:pairwise";
+  spec["group"] = "query";
+  spec["distributed"]["workers"] = 3;
+  spec.erase("register");
+  spec.erase("metrics");
+  auto ranking = service_->Run("p", spec, context);
+  ASSERT_TRUE(ranking) << ranking.error().message;
+  ASSERT_TRUE((*ranking)["metrics"]["ndcg@10"].is_number()) << ranking->dump();
+  EXPECT_GT((*ranking)["metrics"]["ndcg@10"].get<double>(), 0.8) << ranking->dump();
 }
 
 }  // namespace
