@@ -17,7 +17,9 @@ decides when to stop (early stopping, or the file WORK_DIR/stop that Falaj write
 broadcasts the decision, so every rank runs the same number of rounds. Rank 0 writes the model,
 cut to the best iteration, to WORK_DIR/model.json.
 
-Output, one JSON object per line on stdout (Falaj parses these; anything else is logged):
+Output: one JSON object per line on stdout after the marker "@falaj " (stdout and stderr share
+one pipe, and XGBoost's tracker writes log fragments without newlines, so a message may follow
+other text on its line; Falaj looks for the marker and logs everything else):
     {"xgboost_version": "3.2.0", "workers": N}            launcher, at start
     {"rank": r, "rows": n, "pid": p}                      every worker, after loading its shard
     {"iteration": i, "value": v}                          rank 0, every round (v null: no validation)
@@ -38,7 +40,7 @@ import time
 
 
 def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.write("@falaj " + json.dumps(obj) + "\n")  # one write: atomic on a pipe
     sys.stdout.flush()
 
 

@@ -26,6 +26,7 @@ namespace fs = std::filesystem;
 
 constexpr char kScriptPath[] = "python/falaj_training/xgboost_collective.py";
 constexpr size_t kKeptErrorLines = 20;
+constexpr std::string_view kMarker = "@falaj ";
 
 Status WriteNpy(const std::string& path, std::string_view descr, const std::string& shape,
                 const void* values, size_t bytes) {
@@ -257,9 +258,13 @@ Result<DistributedFit> FitXGBoostDistributed(const PreparedData& data, const XGB
   bool done = false;
   bool stop_requested = false;
   auto on_line = [&](std::string_view line) {
+    // Protocol lines carry a marker; text before it is another process's unterminated output.
     nlohmann::json message;
-    if (!line.empty() && line.front() == '{') {
-      message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (const auto marker = line.find(kMarker); marker != std::string_view::npos) {
+      message = nlohmann::json::parse(line.substr(marker + kMarker.size()), nullptr,
+                                      /*allow_exceptions=*/false);
+      if (message.is_object()) line = line.substr(0, marker);
+      if (message.is_object() && !line.empty()) context.Log(line);
     }
     if (!message.is_object()) {
       context.Log(line);
@@ -281,13 +286,13 @@ Result<DistributedFit> FitXGBoostDistributed(const PreparedData& data, const XGB
     } else if (message.contains("rank") && message.contains("rows")) {
       const int rank = message.value("rank", -1);
       if (rank >= 0 && rank < workers) out.worker_rows[rank] = message.value("rows", int64_t{-1});
-      context.Log(line);  // the job log shows each rank's shard size and process id
+      context.Log(message.dump());  // the job log shows each rank's shard size and process id
     } else if (message.contains("xgboost_version")) {
       out.engine = fmt::format("xgboost {} collective", message.value("xgboost_version", "?"));
       context.Log(fmt::format("distributed training: {} workers on {}", workers, out.engine));
     } else if (message.contains("error")) {
       error_line = message.value("error", "");
-      context.Log(line);
+      context.Log(error_line);
     } else if (message.value("done", false)) {
       done = true;
       result.iterations_run = message.value("iterations_run", result.iterations_run);
