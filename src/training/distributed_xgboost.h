@@ -43,7 +43,9 @@ struct DistributedFit {
 // for a bad worker count or fewer training rows (groups) than workers; FAILED_PRECONDITION when
 // the interpreter or launcher cannot run; INTERNAL naming the rank when a worker fails;
 // CANCELLED when `context` asks (every worker process is killed). A callback returning false
-// stops training cleanly at that round (FitResult::stopped_by_callback, best model so far).
+// stops training cleanly (FitResult::stopped_by_callback, best model so far) — unlike
+// FitXGBoost not at that round but at the next one rank 0 starts after seeing the request, as
+// the workers do not wait for the callback; every rank stops at the same round.
 Result<DistributedFit> FitXGBoostDistributed(const PreparedData& data, const XGBoostConfig& config,
                                              int workers, const DistributedOptions& options,
                                              TaskContext& context);
