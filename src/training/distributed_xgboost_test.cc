@@ -34,6 +34,22 @@ fs::path TestDir(const std::string& name) {
   return dir;
 }
 
+// Removes every TestDir of this process when the tests end.
+class RemoveTestDirs : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const std::string prefix = "falaj_distributed_" + std::to_string(::getpid()) + "_";
+    std::error_code ignored;
+    for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), ignored)) {
+      if (entry.path().filename().string().rfind(prefix, 0) == 0) {
+        fs::remove_all(entry.path(), ignored);
+      }
+    }
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveTestDirs =
+    ::testing::AddGlobalTestEnvironment(new RemoveTestDirs);
+
 int RunPython(const std::string& code) {
   const fs::path script = TestDir("py") / "script.py";
   std::ofstream(script) << code;
