@@ -143,6 +143,12 @@ const KeySpec kKeys[] = {
      [](Config& c) -> FieldRef { return &c.jobs.commands_enabled; }},
     {"jobs.max_log_mb", "FALAJ_JOBS_MAX_LOG_MB", "Size cap of one job's log in MiB (1-1024).",
      false, [](Config& c) -> FieldRef { return &c.jobs.max_log_mb; }},
+    {"training.python", "FALAJ_TRAINING_PYTHON",
+     "Python interpreter with xgboost and numpy for distributed training.", false,
+     [](Config& c) -> FieldRef { return &c.training.python; }},
+    {"training.collective_script", "FALAJ_TRAINING_COLLECTIVE_SCRIPT",
+     "Path of the distributed XGBoost launcher; empty: next to the server binary.", false,
+     [](Config& c) -> FieldRef { return &c.training.collective_script; }},
     {"log.level", "FALAJ_LOG_LEVEL", "Log level: debug, info, warn or error.", false,
      [](Config& c) -> FieldRef { return &c.log_level; }},
 };

@@ -96,6 +96,15 @@ struct JobsConfig {
   int64_t max_log_mb = 16;  // per job log
 };
 
+struct TrainingConfig {
+  // The interpreter that runs distributed XGBoost training (needs the xgboost and numpy
+  // packages); a name is looked up in PATH.
+  std::string python = "python3";
+  // The distributed training launcher script; empty: python/falaj_training/xgboost_collective.py
+  // next to the server binary (the install layout), else in the source tree it was built from.
+  std::string collective_script;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -103,6 +112,7 @@ struct Config {
   ProjectsConfig projects;
   RetentionConfig retention;
   JobsConfig jobs;
+  TrainingConfig training;
   std::string log_level = "info";
 
   // The metadata and blob URIs with the data-dir defaults filled in.

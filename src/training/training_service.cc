@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/clock.h"
+#include "training/distributed_xgboost.h"
 #include "training/evaluation.h"
 #include "training/linear_trainer.h"
 
@@ -25,6 +26,7 @@ struct Trained {
   std::vector<double> history;
   int iterations = 0;
   int best_iteration = -1;
+  nlohmann::json distributed;  // {"workers", "engine"} for a distributed fit
 };
 
 std::unexpected<Error> Cancelled() {
@@ -77,7 +79,8 @@ Status LogParams(tracking::TrackingStore& tracking, std::string_view project,
   return tracking.LogBatch(project, run_id, batch);
 }
 
-Result<Trained> Fit(const PreparedTraining& prepared, TaskContext& context) {
+Result<Trained> Fit(const PreparedTraining& prepared, const DistributedRuntime& runtime,
+                    TaskContext& context) {
   const TrainingSpec& spec = prepared.spec;
   Trained trained;
   if (spec.trainer == "xgboost") {
@@ -88,8 +91,17 @@ Result<Trained> Fit(const PreparedTraining& prepared, TaskContext& context) {
           fmt::format("iteration {}/{}, validation {}", iteration + 1, rounds, metric));
       return !context.CancelRequested();
     };
-    FALAJ_ASSIGN_OR_RETURN(auto fit,
-                           FitXGBoost(prepared.data, XGBoostConfigOf(spec), on_iteration));
+    FitResult fit;
+    if (spec.distributed_workers > 0) {
+      DistributedOptions options{runtime.python, runtime.script, "", on_iteration, {}};
+      FALAJ_ASSIGN_OR_RETURN(auto distributed,
+                             FitXGBoostDistributed(prepared.data, XGBoostConfigOf(spec),
+                                                   spec.distributed_workers, options, context));
+      fit = std::move(distributed.fit);
+      trained.distributed = {{"workers", spec.distributed_workers}, {"engine", distributed.engine}};
+    } else {
+      FALAJ_ASSIGN_OR_RETURN(fit, FitXGBoost(prepared.data, XGBoostConfigOf(spec), on_iteration));
+    }
     if (fit.stopped_by_callback) return Cancelled();
     trained.artifact = std::move(fit.model_json);
     trained.format = "xgboost";
@@ -194,7 +206,7 @@ Result<nlohmann::json> TrainingService::TrainTrackedRun(std::string_view project
                                                         const nlohmann::json& extra_lineage) {
   const TrainingSpec& spec = prepared.spec;
   FALAJ_RETURN_IF_ERROR(LogParams(tracking_, project, run_id, spec));
-  FALAJ_ASSIGN_OR_RETURN(auto trained, Fit(prepared, context));
+  FALAJ_ASSIGN_OR_RETURN(auto trained, Fit(prepared, distributed_, context));
   if (!trained.history.empty()) {
     FALAJ_RETURN_IF_ERROR(
         LogSeries(tracking_, project, run_id, trained.metric_name, trained.history));
@@ -255,6 +267,10 @@ Result<nlohmann::json> TrainingService::TrainTrackedRun(std::string_view project
   if (extra_lineage.is_object()) version.lineage.update(extra_lineage);
   version.lineage["library"] = spec.trainer == "xgboost" ? "libxgboost " + XGBoostLibraryVersion()
                                                          : std::string("falaj linear");
+  if (!trained.distributed.is_null()) {
+    version.lineage["distributed"] = trained.distributed;
+    version.lineage["library"] = trained.distributed["engine"];
+  }
   version.created_by = "training";
   FALAJ_ASSIGN_OR_RETURN(
       auto registered, registry_.RegisterVersion(project, spec.register_model, std::move(version)));

@@ -34,6 +34,13 @@ struct PreparedTraining {
   nlohmann::json data_lineage;  // {"dataset", "version"} or the training set's lineage
 };
 
+// How distributed fits ("distributed" in a spec) run: config training.python and
+// training.collective_script (empty: DefaultCollectiveScript()).
+struct DistributedRuntime {
+  std::string python = "python3";
+  std::string script;
+};
+
 class TrainingService {
  public:
   // Nothing is owned; everything must outlive the service. `training_sets` and `features` may be
@@ -42,6 +49,9 @@ class TrainingService {
   TrainingService(data::DatasetStore& datasets, features::FeatureRegistry* features,
                   features::TrainingSetBuilder* training_sets, tracking::TrackingStore& tracking,
                   registry::ModelRegistry& registry, storage::ProjectBlobStores artifacts);
+
+  // Set before the service is shared; the default runs "python3" from PATH.
+  void SetDistributedRuntime(DistributedRuntime runtime) { distributed_ = std::move(runtime); }
 
   // Parses and checks `spec`, loads its data (building the point-in-time training set for a
   // feature service), resolves the default features and split, and splits.
@@ -72,6 +82,7 @@ class TrainingService {
   tracking::TrackingStore& tracking_;
   registry::ModelRegistry& registry_;
   storage::ProjectBlobStores artifacts_;
+  DistributedRuntime distributed_;
 };
 
 }  // namespace falaj::training

@@ -7,6 +7,7 @@
 #include "common/encoding.h"
 #include "common/resource_names.h"
 #include "data/yaml_json.h"
+#include "training/distributed_xgboost.h"
 #include "training/evaluation.h"
 
 namespace falaj::training {
@@ -197,16 +198,30 @@ Status ParseTrainer(const json& root, TrainingSpec& spec) {
 
 Result<TrainingSpec> ParseTrainingSpec(const json& root) {
   if (!root.is_object()) return std::unexpected(Bad("spec", "must be an object"));
-  FALAJ_RETURN_IF_ERROR(OnlyKeys(
-      root, "",
-      {"data", "label", "features", "group", "split", "trainer", "objective", "num_class", "params",
-       "num_boost_round", "early_stopping_rounds", "metrics", "experiment", "register"}));
+  FALAJ_RETURN_IF_ERROR(
+      OnlyKeys(root, "",
+               {"data", "label", "features", "group", "split", "trainer", "objective", "num_class",
+                "params", "num_boost_round", "early_stopping_rounds", "metrics", "experiment",
+                "register", "distributed"}));
   TrainingSpec spec;
   FALAJ_RETURN_IF_ERROR(ParseData(root.value("data", json()), spec));
   FALAJ_ASSIGN_OR_RETURN(spec.label, Text(root, "label", "label", true));
   FALAJ_ASSIGN_OR_RETURN(spec.features, Names(root, "features"));
   FALAJ_RETURN_IF_ERROR(ParseSplit(root, spec));
   FALAJ_RETURN_IF_ERROR(ParseTrainer(root, spec));
+  if (root.contains("distributed")) {
+    const json& distributed = root["distributed"];
+    FALAJ_RETURN_IF_ERROR(OnlyKeys(distributed, "distributed", {"workers"}));
+    if (spec.trainer != "xgboost") {
+      return std::unexpected(Bad("distributed", "applies to trainer xgboost only"));
+    }
+    if (!distributed.contains("workers")) {
+      return std::unexpected(Bad("distributed.workers", "is required"));
+    }
+    FALAJ_ASSIGN_OR_RETURN(auto workers, Whole(distributed, "workers", "distributed.workers", 0,
+                                               kMinDistributedWorkers, kMaxDistributedWorkers));
+    spec.distributed_workers = static_cast<int>(workers);
+  }
   FALAJ_ASSIGN_OR_RETURN(spec.metrics, Names(root, "metrics"));
   FALAJ_RETURN_IF_ERROR(ValidateMetrics(spec.task, spec.metrics));
   if (spec.metrics.empty()) spec.metrics = DefaultMetrics(spec.task);

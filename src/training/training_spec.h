@@ -38,6 +38,7 @@ struct TrainingSpec {
   double l2 = 0;  // linear/logistic
   int num_boost_round = 100;
   int early_stopping_rounds = 0;
+  int distributed_workers = 0;       // "distributed": {"workers": N}; 0: train in this process
   std::vector<std::string> metrics;  // empty: the task's defaults
   std::string experiment = "training";
   std::string register_model;  // empty: do not register
