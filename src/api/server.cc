@@ -350,6 +350,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->training = std::make_unique<training::TrainingService>(
       *parts->datasets, parts->feature_registry.get(), parts->training_sets.get(), *parts->tracking,
       *parts->registry, artifacts);
+  parts->training->SetDistributedRuntime(
+      {config.training.python, config.training.collective_script});
   parts->tuning = std::make_unique<training::TuningService>(*parts->tracking);
   parts->tuning_job =
       std::make_unique<training::TuningJob>(*parts->training, *parts->tuning, *parts->tracking);

@@ -6,6 +6,8 @@ the same regression."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import xgboost
@@ -20,7 +22,10 @@ from training_helpers import (ingest_table, mlflow_run, run_job, submit, time_sp
 
 @pytest.fixture(scope="module")
 def server(falaj_binary, tmp_path_factory):
-    instance = FalajServer(tmp_path_factory.mktemp("training"), config={"jobs": {"workers": 2}})
+    # Distributed training runs XGBoost's collective under the interpreter running these tests
+    # (the repo's .venv, which has xgboost).
+    instance = FalajServer(tmp_path_factory.mktemp("training"),
+                           config={"jobs": {"workers": 2}, "training": {"python": sys.executable}})
     instance.start()
     yield instance
     try:
@@ -94,6 +99,30 @@ def test_xgboost_model_is_served_as_python_xgboost_predicts_and_metrics_match_sk
     assert run["tags"]["falaj.registered_model"] == f"cancer/{version}"
     logged = {m["key"]: m["value"] for m in run["data"]["metrics"]}
     assert logged["test_auc"] == pytest.approx(metrics["auc"], abs=1e-12)
+
+
+def test_distributed_training_runs_workers_on_xgboosts_collective(server, world):
+    project = world["project"]
+    spec = cancer_spec(distributed={"workers": 2},
+                       register={"model": "cancer-distributed", "alias": "champion"})
+    result = run_job(server, project, "train", spec)["result"]
+    api = f"/api/v1/projects/{project}"
+    version = server.get(f"{api}/models/cancer-distributed/versions/{result['version']}").json()
+    assert version["lineage"]["distributed"]["workers"] == 2
+    assert version["lineage"]["distributed"]["engine"].startswith("xgboost ")
+    model_file = server.get(f"{api}/models/cancer-distributed/versions/{result['version']}"
+                            "/files/model.json")
+    assert model_file.status_code == 200, model_file.text
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(model_file.content))
+    labels = world["cancer"].target
+    _, _, test = time_split(len(labels))
+    predicted = booster.predict(
+        xgboost.DMatrix(world["cancer"].data.astype(np.float32)[list(test)])).astype(np.float64)
+    # The reported test AUC is sklearn's on Python xgboost's predictions of the registered model.
+    assert result["metrics"]["auc"] == pytest.approx(roc_auc_score(labels[list(test)], predicted),
+                                                     abs=1e-9)
+    assert result["metrics"]["auc"] > 0.9
 
 
 def test_linear_regression_equals_sklearns(server, world):
