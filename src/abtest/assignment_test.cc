@@ -26,24 +26,21 @@ std::vector<int64_t> Counts(const Assignment& a, int units) {
   return counts;
 }
 
-// A million ids split 50/50 pass a chi-square uniformity test at the SRM threshold.
-TEST(Assignment, EvenSplitIsUniform) {
-  const Assignment a = Make({1, 1});
+// A million ids split by `weights` pass a chi-square goodness-of-fit test at the SRM threshold;
+// returns the share of the first arm.
+double ExpectSplitFollowsWeights(std::vector<double> weights) {
+  const Assignment a = Make(weights);
   const std::vector<int64_t> counts = Counts(a, 1000000);
-  const std::vector<double> weights{1, 1};
   const auto srm = SampleRatioMismatch(counts, weights);
-  ASSERT_TRUE(srm);
+  EXPECT_TRUE(srm);
   EXPECT_GT(srm->p_value, 0.001) << counts[0] << " / " << counts[1];
+  return static_cast<double>(counts[0]) / 1e6;
 }
 
+TEST(Assignment, EvenSplitIsUniform) { EXPECT_NEAR(ExpectSplitFollowsWeights({1, 1}), 0.5, 0.002); }
+
 TEST(Assignment, WeightsAreRespected) {
-  const Assignment a = Make({10, 90});
-  const std::vector<int64_t> counts = Counts(a, 1000000);
-  const std::vector<double> weights{10, 90};
-  const auto srm = SampleRatioMismatch(counts, weights);
-  ASSERT_TRUE(srm);
-  EXPECT_GT(srm->p_value, 0.001) << counts[0] << " / " << counts[1];
-  EXPECT_NEAR(static_cast<double>(counts[0]) / 1e6, 0.1, 0.002);
+  EXPECT_NEAR(ExpectSplitFollowsWeights({10, 90}), 0.1, 0.002);
 }
 
 // Stickiness: the same id gets the same arm every call and from an independently built

@@ -52,30 +52,18 @@ Result<double> ConfidenceSequenceHalfWidth(double standard_error, double total_u
 Result<SequentialResult> SequentialProportions(const ProportionArm& control,
                                                const ProportionArm& treatment,
                                                const SequentialOptions& options) {
-  for (const ProportionArm* arm : {&control, &treatment}) {
-    if (arm->units <= 0 || arm->conversions < 0 || arm->conversions > arm->units) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "an arm needs units > 0 and 0 <= conversions <= units, got {} of {}",
-                       arm->conversions, arm->units);
-    }
-  }
-  const double n_a = static_cast<double>(control.units);
-  const double n_b = static_cast<double>(treatment.units);
-  const double p_a = static_cast<double>(control.conversions) / n_a;
-  const double p_b = static_cast<double>(treatment.conversions) / n_b;
-  const double se = std::sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b);
-  return Build(p_b - p_a, se, n_a + n_b, options);
+  FALAJ_RETURN_IF_ERROR(ValidateArm(control));
+  FALAJ_RETURN_IF_ERROR(ValidateArm(treatment));
+  const RateEstimate a = EstimateRate(control);
+  const RateEstimate b = EstimateRate(treatment);
+  return Build(b.rate - a.rate, std::sqrt(a.variance + b.variance),
+               static_cast<double>(control.units + treatment.units), options);
 }
 
 Result<SequentialResult> SequentialMeans(const MeanArm& control, const MeanArm& treatment,
                                          const SequentialOptions& options) {
-  for (const MeanArm* arm : {&control, &treatment}) {
-    if (arm->units < 2 || !std::isfinite(arm->mean) || !(arm->variance >= 0) ||
-        !std::isfinite(arm->variance)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "an arm needs >= 2 units, a finite mean and a variance >= 0");
-    }
-  }
+  FALAJ_RETURN_IF_ERROR(ValidateArm(control));
+  FALAJ_RETURN_IF_ERROR(ValidateArm(treatment));
   const double n_a = static_cast<double>(control.units);
   const double n_b = static_cast<double>(treatment.units);
   const double se = std::sqrt(control.variance / n_a + treatment.variance / n_b);

@@ -27,20 +27,41 @@ std::optional<Estimate> RelativeLift(double mean_a, double var_a, double mean_b,
 
 }  // namespace
 
+Status ValidateArm(const ProportionArm& arm) {
+  if (arm.units <= 0 || arm.conversions < 0 || arm.conversions > arm.units) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "an arm needs units > 0 and 0 <= conversions <= units, got {} of {}",
+                     arm.conversions, arm.units);
+  }
+  return Ok();
+}
+
+Status ValidateArm(const MeanArm& arm) {
+  if (arm.units < 2 || !std::isfinite(arm.mean) || !std::isfinite(arm.variance) ||
+      arm.variance < 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "an arm needs >= 2 units, a finite mean and a variance >= 0 (units {}, "
+                     "mean {}, variance {})",
+                     arm.units, arm.mean, arm.variance);
+  }
+  return Ok();
+}
+
+RateEstimate EstimateRate(const ProportionArm& arm) {
+  const double n = static_cast<double>(arm.units);
+  const double p = static_cast<double>(arm.conversions) / n;
+  return {p, p * (1 - p) / n};
+}
+
 Result<TestResult> TwoProportionZTest(const ProportionArm& control, const ProportionArm& treatment,
                                       double alpha) {
   FALAJ_RETURN_IF_ERROR(CheckAlpha(alpha));
-  for (const ProportionArm* arm : {&control, &treatment}) {
-    if (arm->units <= 0 || arm->conversions < 0 || arm->conversions > arm->units) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "an arm needs units > 0 and 0 <= conversions <= units, got {} of {}",
-                       arm->conversions, arm->units);
-    }
-  }
+  FALAJ_RETURN_IF_ERROR(ValidateArm(control));
+  FALAJ_RETURN_IF_ERROR(ValidateArm(treatment));
   const double n_a = static_cast<double>(control.units);
   const double n_b = static_cast<double>(treatment.units);
-  const double p_a = static_cast<double>(control.conversions) / n_a;
-  const double p_b = static_cast<double>(treatment.conversions) / n_b;
+  const RateEstimate a = EstimateRate(control);
+  const RateEstimate b = EstimateRate(treatment);
   const double pooled =
       static_cast<double>(control.conversions + treatment.conversions) / (n_a + n_b);
   const double pooled_var = pooled * (1 - pooled) * (1 / n_a + 1 / n_b);
@@ -49,30 +70,21 @@ Result<TestResult> TwoProportionZTest(const ProportionArm& control, const Propor
                      "both arms have the same all-or-nothing conversion; nothing to test");
   }
   TestResult result;
-  result.statistic = (p_b - p_a) / std::sqrt(pooled_var);
+  const double diff = b.rate - a.rate;
+  result.statistic = diff / std::sqrt(pooled_var);
   result.degrees_of_freedom = std::numeric_limits<double>::infinity();
   result.p_value = 2 * NormalSf(std::fabs(result.statistic));
   const double quantile = -NormalQuantile(alpha / 2);
-  const double var_a = p_a * (1 - p_a) / n_a;
-  const double var_b = p_b * (1 - p_b) / n_b;
-  const double se = std::sqrt(var_a + var_b);
-  const double diff = p_b - p_a;
+  const double se = std::sqrt(a.variance + b.variance);
   result.absolute = {diff, {diff - quantile * se, diff + quantile * se}};
-  result.relative = RelativeLift(p_a, var_a, p_b, var_b, quantile);
+  result.relative = RelativeLift(a.rate, a.variance, b.rate, b.variance, quantile);
   return result;
 }
 
 Result<TestResult> WelchTTest(const MeanArm& control, const MeanArm& treatment, double alpha) {
   FALAJ_RETURN_IF_ERROR(CheckAlpha(alpha));
-  for (const MeanArm* arm : {&control, &treatment}) {
-    if (arm->units < 2 || !std::isfinite(arm->mean) || !std::isfinite(arm->variance) ||
-        arm->variance < 0) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "an arm needs >= 2 units, a finite mean and a variance >= 0 (units {}, "
-                       "mean {}, variance {})",
-                       arm->units, arm->mean, arm->variance);
-    }
-  }
+  FALAJ_RETURN_IF_ERROR(ValidateArm(control));
+  FALAJ_RETURN_IF_ERROR(ValidateArm(treatment));
   const double n_a = static_cast<double>(control.units);
   const double n_b = static_cast<double>(treatment.units);
   const double var_a = control.variance / n_a;

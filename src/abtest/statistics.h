@@ -42,6 +42,18 @@ struct MeanArm {
   double variance = 0;  // sample variance, n - 1 denominator
 };
 
+// kInvalidArgument unless units > 0 and 0 <= conversions <= units.
+Status ValidateArm(const ProportionArm& arm);
+// kInvalidArgument unless units >= 2 and the mean and a variance >= 0 are finite.
+Status ValidateArm(const MeanArm& arm);
+
+// An arm's conversion rate and that rate's sampling variance p(1 - p)/n; needs a valid arm.
+struct RateEstimate {
+  double rate = 0;
+  double variance = 0;
+};
+RateEstimate EstimateRate(const ProportionArm& arm);
+
 // Two-proportion z-test. The p-value uses the pooled variance (the textbook test of equal
 // proportions); the intervals use each arm's own variance p(1 - p)/n, which is what an
 // interval around a non-zero difference needs (GrowthBook uses it for both). Confidence
