@@ -25,6 +25,7 @@ Real NormalQuantile(Real p);
 Real StudentTSf(Real t, Real df);
 Real StudentTQuantile(Real p, Real df);
 Real ChiSquareSf(Real x, Real df);
+
 namespace {
 
 constexpr Real kEpsilon = std::numeric_limits<Real>::epsilon();
@@ -35,11 +36,11 @@ constexpr Real kLnSqrt2Pi = 0.91893853320467274178L;
 // Stirling's series remainder: lgamma(x) - [(x - 0.5) ln x - x + ln sqrt(2 pi)], for x >= 10.
 // Seven terms leave an error below 1e-17 there.
 Real StirlingCorrection(Real x) {
-  const Real r = 1.0 / (x * x);
+  const Real r = 1.0L / (x * x);
   return (1.0L / 12 -
-          r * (1.0 / 360 -
-               r * (1.0 / 1260 -
-                    r * (1.0 / 1680 - r * (1.0 / 1188 - r * (691.0 / 360360 - r / 156)))))) /
+          r * (1.0L / 360 -
+               r * (1.0L / 1260 -
+                    r * (1.0L / 1680 - r * (1.0L / 1188 - r * (691.0L / 360360 - r / 156)))))) /
          x;
 }
 
