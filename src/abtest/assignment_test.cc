@@ -92,6 +92,22 @@ TEST(Assignment, EmptyKeyAndBadConfig) {
   EXPECT_FALSE(Assignment::Create({"s", {1, 1}, 1.5}));
 }
 
+// GrowthBook's own SDK test vectors (packages/sdk-js/test/cases.json, "hash", version 2) and
+// the FNV-1a reference values of Landon Curt Noll's test suite.
+TEST(Assignment, MatchesGrowthBookVectors) {
+  EXPECT_EQ(Fnv1a32(""), 0x811C9DC5u);
+  EXPECT_EQ(Fnv1a32("a"), 0xE40C292Cu);
+  EXPECT_EQ(Fnv1a32("foobar"), 0xBF9CF968u);
+  EXPECT_EQ(Fnv1a32("a") % 1000, 220u);  // GrowthBook hash v1 of ("", "a") is 0.22
+  EXPECT_EQ(HashV2("seed", "a"), 0.0505);
+  EXPECT_EQ(HashV2("seed", "b"), 0.2696);
+  EXPECT_EQ(HashV2("foo", "ab"), 0.2575);
+  EXPECT_EQ(HashV2("foo", "def"), 0.2019);
+  EXPECT_EQ(HashV2("89123klj", "8952klfjas09ujkasdf"), 0.124);
+  EXPECT_EQ(HashV2("90850943850283058242805", "123"), 0.7516);
+  EXPECT_EQ(HashV2("()**(%$##$%#$#", "___)((*\":&"), 0.0128);
+}
+
 TEST(Assignment, MalformedUtf8IsStable) {
   const std::string bad = "\xff\xc3";
   EXPECT_EQ(Fnv1a32(bad), Fnv1a32(bad));
