@@ -17,14 +17,6 @@ struct TailsL {
 };
 
 Real LogBeta(Real a, Real b);
-TailsL RegularizedBeta(Real a, Real b, Real x, Real y);
-TailsL RegularizedGamma(Real a, Real x);
-Real NormalCdf(Real x);
-Real NormalSf(Real x);
-Real NormalQuantile(Real p);
-Real StudentTSf(Real t, Real df);
-Real StudentTQuantile(Real p, Real df);
-Real ChiSquareSf(Real x, Real df);
 
 namespace {
 
