@@ -58,6 +58,11 @@ double RelEntr(double x, double y) {
   return INFINITY;
 }
 
+double LogChoose(int64_t n, int64_t k) {
+  return std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
+         std::lgamma(static_cast<double>(n - k) + 1);
+}
+
 std::vector<double> Sorted(std::span<const double> values) {
   std::vector<double> sorted(values.begin(), values.end());
   std::sort(sorted.begin(), sorted.end());
@@ -190,26 +195,33 @@ double KsExactPValue(int64_t n, int64_t m, double d) {
     }
     return std::clamp(2.0 * p, 0.0, 1.0);
   }
-  // Lattice paths from (0, 0) to (n, m) that stay strictly inside |m x - n y| < h g, each count
-  // scaled by binom(x + y, y) so every value stays in [0, 1]:
+  // Lattice paths from (0, 0) to (n, m); a path leaves the band at its first point with
+  // |m x - n y| >= h g. A(x, y) counts the paths that reach (x, y) without leaving, scaled by
+  // binom(x + y, y) so every value stays in [0, 1]:
   //   A(x, y) = (x A(x - 1, y) + y A(x, y - 1)) / (x + y).
+  // p sums, over each first outside point, those paths times the chance a random path passes
+  // there: a sum of positive terms, so a tiny p keeps its relative accuracy (1 - P(inside)
+  // would cancel to 0, where scipy reports e.g. 3e-32 for disjoint samples).
   int64_t bound = h * g;
+  double log_all = LogChoose(n + m, n);
+  double p = 0.0;
   std::vector<double> column(static_cast<size_t>(m) + 1, 0.0);
-  for (int64_t y = 0; y <= m; ++y) {
-    column[y] = (std::abs(0 * m - n * y) < bound) ? (y == 0 ? 1.0 : column[y - 1]) : 0.0;
-  }
-  for (int64_t x = 1; x <= n; ++x) {
-    column[0] = std::abs(m * x) < bound ? column[0] : 0.0;
-    for (int64_t y = 1; y <= m; ++y) {
-      if (std::abs(m * x - n * y) >= bound) {
-        column[y] = 0.0;
+  for (int64_t x = 0; x <= n; ++x) {
+    for (int64_t y = 0; y <= m; ++y) {
+      double from_left = x > 0 ? static_cast<double>(x) * column[y] : 0.0;
+      double from_below = y > 0 ? static_cast<double>(y) * column[y - 1] : 0.0;
+      double reached = x + y == 0 ? 1.0 : (from_left + from_below) / static_cast<double>(x + y);
+      if (std::abs(m * x - n * y) < bound) {
+        column[y] = reached;
         continue;
       }
-      column[y] = (static_cast<double>(x) * column[y] + static_cast<double>(y) * column[y - 1]) /
-                  static_cast<double>(x + y);
+      column[y] = 0.0;
+      if (reached > 0) {
+        p += reached * std::exp(LogChoose(x + y, x) + LogChoose(n + m - x - y, n - x) - log_all);
+      }
     }
   }
-  return std::clamp(1.0 - column[m], 0.0, 1.0);
+  return std::clamp(p, 0.0, 1.0);
 }
 
 Result<TestOutcome> KolmogorovSmirnov(std::span<const double> reference,
