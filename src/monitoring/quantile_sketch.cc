@@ -9,7 +9,7 @@ namespace falaj::monitoring {
 QuantileSketch::QuantileSketch(int32_t k, uint64_t seed)
     : k_(std::max<int32_t>(8, k + (k % 2))), random_state_(seed | 1) {
   levels_.emplace_back();
-  levels_[0].reserve(static_cast<size_t>(k_));
+  levels_[0].reserve(2 * static_cast<size_t>(k_));
   compactions_.push_back(0);
 }
 
@@ -25,7 +25,7 @@ void QuantileSketch::Compact(size_t level) {
   while (level < levels_.size() && levels_[level].size() >= static_cast<size_t>(k_)) {
     if (level + 1 == levels_.size()) {
       levels_.emplace_back();
-      levels_.back().reserve(static_cast<size_t>(k_));
+      levels_.back().reserve(2 * static_cast<size_t>(k_));
       compactions_.push_back(0);
     }
     std::vector<double>& items = levels_[level];
@@ -47,7 +47,7 @@ void QuantileSketch::Compact(size_t level) {
 void QuantileSketch::Merge(const QuantileSketch& other) {
   while (levels_.size() < other.levels_.size()) {
     levels_.emplace_back();
-    levels_.back().reserve(static_cast<size_t>(k_));
+    levels_.back().reserve(2 * static_cast<size_t>(k_));
     compactions_.push_back(0);
   }
   for (size_t h = 0; h < other.levels_.size(); ++h) {

@@ -5,7 +5,8 @@
 // weight 2^(h+1) moves any rank by at most 2^h, and level h compacts at most n / (k 2^h) times,
 // so a rank query is off by at most H n / k, with H the number of levels that have compacted
 // (about log2(n / k)). RankErrorBound() returns H / k. The random choice of odd or even items
-// makes the typical error far smaller (errors cancel), but only the bound is promised.
+// makes the typical error far smaller (errors cancel), but only the bound is promised. A returned
+// quantile may also be off by the weight of one kept item (at most 2 n / k).
 #pragma once
 
 #include <cstddef>
@@ -16,7 +17,8 @@ namespace falaj::monitoring {
 
 class QuantileSketch {
  public:
-  // k: items kept per level; even, >= 8. Memory ~ 8 k (H + 1) bytes.
+  // k: items kept per level; even, >= 8. Memory ~ 16 k (H + 1) bytes (each level reserves 2 k
+  // so a compaction's output never reallocates).
   explicit QuantileSketch(int32_t k = 512, uint64_t seed = 1);
 
   // O(1) amortised (a compaction sorts k items once per k updates at level 0); allocates only
