@@ -63,9 +63,17 @@ double LogChoose(int64_t n, int64_t k) {
          std::lgamma(static_cast<double>(n - k) + 1);
 }
 
-std::vector<double> Sorted(std::span<const double> values) {
-  std::vector<double> sorted(values.begin(), values.end());
-  std::sort(sorted.begin(), sorted.end());
+struct SortedSamples {
+  std::vector<double> a;  // reference
+  std::vector<double> b;  // current
+};
+
+// KS and Wasserstein both walk the two empirical CDFs in merged order.
+Result<SortedSamples> SortBoth(std::span<const double> reference, std::span<const double> current) {
+  FALAJ_RETURN_IF_ERROR(CheckSamples(reference, current));
+  SortedSamples sorted{{reference.begin(), reference.end()}, {current.begin(), current.end()}};
+  std::sort(sorted.a.begin(), sorted.a.end());
+  std::sort(sorted.b.begin(), sorted.b.end());
   return sorted;
 }
 
@@ -226,9 +234,9 @@ double KsExactPValue(int64_t n, int64_t m, double d) {
 
 Result<TestOutcome> KolmogorovSmirnov(std::span<const double> reference,
                                       std::span<const double> current) {
-  FALAJ_RETURN_IF_ERROR(CheckSamples(reference, current));
-  std::vector<double> a = Sorted(reference);
-  std::vector<double> b = Sorted(current);
+  FALAJ_ASSIGN_OR_RETURN(SortedSamples sorted, SortBoth(reference, current));
+  const std::vector<double>& a = sorted.a;
+  const std::vector<double>& b = sorted.b;
   auto n = static_cast<int64_t>(a.size());
   auto m = static_cast<int64_t>(b.size());
   double d = 0.0;
@@ -252,9 +260,9 @@ Result<TestOutcome> KolmogorovSmirnov(std::span<const double> reference,
 }
 
 Result<double> Wasserstein1(std::span<const double> reference, std::span<const double> current) {
-  FALAJ_RETURN_IF_ERROR(CheckSamples(reference, current));
-  std::vector<double> a = Sorted(reference);
-  std::vector<double> b = Sorted(current);
+  FALAJ_ASSIGN_OR_RETURN(SortedSamples sorted, SortBoth(reference, current));
+  const std::vector<double>& a = sorted.a;
+  const std::vector<double>& b = sorted.b;
   double n = static_cast<double>(a.size());
   double m = static_cast<double>(b.size());
   // Integral of |F_a - F_b| over the merged support, one step between neighbouring values.
