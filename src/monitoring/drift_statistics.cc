@@ -174,9 +174,18 @@ Result<double> JensenShannon(std::span<const double> reference, std::span<const 
 
 double KolmogorovSurvival(double lambda) {
   if (lambda <= 0) return 1.0;
-  // The alternating series converges slowly for small lambda; there Q is 1 to double precision
-  // (Q(0.2) = 1 - 1e-26), and the dual theta series is not needed.
-  if (lambda < 0.2) return 1.0;
+  if (lambda < 1.0) {
+    // The alternating series converges slowly here; the dual (theta) series converges fast:
+    // K(l) = sqrt(2 pi) / l * sum_{k>=1} exp(-(2k - 1)^2 pi^2 / (8 l^2)), Q = 1 - K.
+    double sum = 0.0;
+    for (int k = 1; k <= 50; ++k) {
+      double odd = 2.0 * k - 1.0;
+      double term = std::exp(-odd * odd * M_PI * M_PI / (8.0 * lambda * lambda));
+      sum += term;
+      if (term < 1e-17 * sum) break;
+    }
+    return std::clamp(1.0 - std::sqrt(2.0 * M_PI) / lambda * sum, 0.0, 1.0);
+  }
   double sum = 0.0;
   for (int k = 1; k <= 100; ++k) {
     double term = std::exp(-2.0 * k * k * lambda * lambda);

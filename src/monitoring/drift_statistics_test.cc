@@ -64,6 +64,10 @@ std::vector<NumericCase> NumericCases() {
   cases.push_back({"empty reference bins", bimodal, Normal(800, 0, 3, 9)});
   cases.push_back({"power-of-two reference", Normal(1024, 0, 1, 10), Normal(700, 0.05, 1.1, 11)});
   cases.push_back({"ties", {1, 1, 2, 2, 2, 3, 3, 4, 5, 6, 7}, {1, 2, 2, 3, 3, 3, 4, 4, 8}});
+  // One current value of 20 000 above the range: a share <= 1e-4, so empty bins get share / 1e6.
+  std::vector<double> spike(19999, 5.0);
+  spike.push_back(1e9);
+  cases.push_back({"tiny-share epsilon", Range(20000, 0), spike});
   cases.push_back({"large, asymptotic KS", Normal(20000, 0, 1, 12), Normal(15000, 0.02, 1, 13)});
   return cases;
 }
@@ -179,6 +183,15 @@ TEST(DriftStatistics, RejectsEmptyAndMismatchedInputs) {
   EXPECT_EQ(PsiFromCounts(a, b).error().code, ErrorCode::kInvalidArgument);
   std::vector<int64_t> zeros = {0, 0};
   EXPECT_FALSE(JensenShannonFromCounts(a, zeros));
+}
+
+TEST(DriftStatistics, KolmogorovSurvivalIsContinuousAcrossItsTwoSeries) {
+  // Values of scipy.stats.kstwobign.sf.
+  EXPECT_NEAR(KolmogorovSurvival(0.5), 0.9639452436648751, 1e-12);
+  EXPECT_NEAR(KolmogorovSurvival(1.0), 0.26999967167735456, 1e-12);
+  EXPECT_NEAR(KolmogorovSurvival(0.9999999), KolmogorovSurvival(1.0000001), 1e-6);
+  EXPECT_EQ(KolmogorovSurvival(0.0), 1.0);
+  EXPECT_LT(KolmogorovSurvival(5.0), 1e-20);
 }
 
 TEST(DriftStatistics, BinIndexPutsOutOfRangeValuesInTheOpenBins) {
