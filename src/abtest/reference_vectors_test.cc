@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "abtest/assignment.h"
-#include "abtest/distributions.h"
 #include "abtest/sequential.h"
 #include "abtest/statistics.h"
+#include "common/distributions.h"
 
 namespace falaj::abtest {
 namespace {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "abtest/distributions.h"
+#include "common/distributions.h"
 
 namespace falaj::abtest {
 namespace {

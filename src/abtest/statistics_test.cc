@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "abtest/distributions.h"
+#include "common/distributions.h"
 
 namespace falaj::abtest {
 namespace {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/distributions.h"
+
 namespace falaj::monitoring {
 namespace {
 
@@ -303,46 +305,6 @@ Result<double> NormedWasserstein(std::span<const double> reference,
   return distance / std::max(std::sqrt(squares / n), 0.001);
 }
 
-double RegularizedGammaQ(double a, double x) {
-  if (x <= 0) return 1.0;
-  if (std::isinf(x)) return 0.0;
-  double log_prefix = -x + a * std::log(x) - std::lgamma(a);
-  if (x < a + 1.0) {
-    // Series for P(a, x), then Q = 1 - P.
-    double term = 1.0 / a;
-    double sum = term;
-    for (int k = 1; k < 10000; ++k) {
-      term *= x / (a + k);
-      sum += term;
-      if (std::abs(term) < std::abs(sum) * 1e-17) break;
-    }
-    return std::clamp(1.0 - sum * std::exp(log_prefix), 0.0, 1.0);
-  }
-  // Lentz's continued fraction for Q(a, x) (Numerical Recipes' gcf): accurate in the far tail.
-  constexpr double kTiny = 1e-300;
-  double b = x + 1.0 - a;
-  double c = 1.0 / kTiny;
-  double d = 1.0 / b;
-  double h = d;
-  for (int k = 1; k < 10000; ++k) {
-    double an = -k * (k - a);
-    b += 2.0;
-    d = an * d + b;
-    if (std::abs(d) < kTiny) d = kTiny;
-    c = b + an / c;
-    if (std::abs(c) < kTiny) c = kTiny;
-    d = 1.0 / d;
-    double delta = d * c;
-    h *= delta;
-    if (std::abs(delta - 1.0) < 1e-16) break;
-  }
-  return std::clamp(std::exp(log_prefix) * h, 0.0, 1.0);
-}
-
-double ChiSquareSurvival(double statistic, double degrees_of_freedom) {
-  return RegularizedGammaQ(degrees_of_freedom / 2.0, statistic / 2.0);
-}
-
 Result<TestOutcome> ChiSquare(const CategoryCounts& reference, const CategoryCounts& current) {
   std::vector<int64_t> r;
   std::vector<int64_t> c;
@@ -360,7 +322,7 @@ Result<TestOutcome> ChiSquare(const CategoryCounts& reference, const CategoryCou
     }
     statistic += (observed - expected) * (observed - expected) / expected;
   }
-  return TestOutcome{statistic, ChiSquareSurvival(statistic, static_cast<double>(r.size() - 1))};
+  return TestOutcome{statistic, ChiSquareSf(statistic, static_cast<double>(r.size() - 1))};
 }
 
 Result<TestOutcome> ZTest(const CategoryCounts& reference, const CategoryCounts& current) {
@@ -377,7 +339,7 @@ Result<TestOutcome> ZTest(const CategoryCounts& reference, const CategoryCounts&
   double variance = pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2);
   if (variance == 0) return TestOutcome{0.0, 1.0};
   double z = (p1 - p2) / std::sqrt(variance);
-  return TestOutcome{z, std::erfc(std::abs(z) / std::sqrt(2.0))};
+  return TestOutcome{z, 2 * NormalSf(std::abs(z))};
 }
 
 Result<double> JensenShannon(const CategoryCounts& reference, const CategoryCounts& current) {

@@ -101,8 +101,4 @@ Result<TestOutcome> ZTest(const CategoryCounts& reference, const CategoryCounts&
 // JS distance (natural log) between category frequencies over the union of keys.
 Result<double> JensenShannon(const CategoryCounts& reference, const CategoryCounts& current);
 
-// Upper regularised incomplete gamma Q(a, x) and the chi-square survival function built on it.
-double RegularizedGammaQ(double a, double x);
-double ChiSquareSurvival(double statistic, double degrees_of_freedom);
-
 }  // namespace falaj::monitoring

@@ -1,10 +1,10 @@
-#include "abtest/distributions.h"
+#include "common/distributions.h"
 
 #include <cmath>
 #include <limits>
 #include <numbers>
 
-namespace falaj::abtest {
+namespace falaj {
 // The work is done in long double (64-bit mantissa on x86-64): near the mean of a beta with
 // a parameter in the millions (Welch df) the continued fraction loses ~6 digits in double.
 namespace impl {
@@ -262,4 +262,4 @@ double StudentTQuantile(double p, double df) {
 }
 double ChiSquareSf(double x, double df) { return static_cast<double>(impl::ChiSquareSf(x, df)); }
 
-}  // namespace falaj::abtest
+}  // namespace falaj

@@ -1,12 +1,12 @@
-// Distribution functions the A/B statistics need: the standard normal, Student's t and
-// chi-square CDFs / survival functions / quantiles, built on the regularized incomplete beta and
-// gamma functions (continued fractions after Lentz, as in Numerical Recipes ch. 6 and Cephes).
+// Distribution functions the A/B test and drift statistics need: the standard normal, Student's t
+// and chi-square CDFs / survival functions / quantiles, built on the regularized incomplete beta
+// and gamma functions (continued fractions after Lentz, as in Numerical Recipes ch. 6 and Cephes).
 // Agrees with scipy to ~1e-12 relative, tails included (internals in long double); see
 // docs/abtest.md.
 // Every function is pure and thread-safe.
 #pragma once
 
-namespace falaj::abtest {
+namespace falaj {
 
 // Both tails of a regularized incomplete function, each computed without cancellation where
 // it is the small one (lower + upper == 1 up to rounding).
@@ -40,4 +40,4 @@ double StudentTQuantile(double p, double df);
 // P(X > x) for X ~ chi-square with df > 0 degrees of freedom.
 double ChiSquareSf(double x, double df);
 
-}  // namespace falaj::abtest
+}  // namespace falaj
