@@ -6,8 +6,6 @@ the same regression."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import xgboost
@@ -15,24 +13,14 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 
-from conftest import FalajServer, assert_error_shape, unique_name, wait_until
+from conftest import assert_error_shape, unique_name, wait_until
 from training_helpers import (ingest_table, mlflow_run, run_job, submit, time_split,
-                              wait_finished)
+                              training_server, wait_finished)
 
 
 @pytest.fixture(scope="module")
 def server(falaj_binary, tmp_path_factory):
-    # Distributed training runs XGBoost's collective under the interpreter running these tests
-    # (the repo's .venv, which has xgboost).
-    instance = FalajServer(tmp_path_factory.mktemp("training"),
-                           config={"jobs": {"workers": 2}, "training": {"python": sys.executable}})
-    instance.start()
-    yield instance
-    try:
-        instance.stop_and_check()
-    finally:
-        if instance.running():
-            instance.kill()
+    yield from training_server(tmp_path_factory.mktemp("training"))
 
 
 @pytest.fixture(scope="module")

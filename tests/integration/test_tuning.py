@@ -15,8 +15,9 @@ import xgboost
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import log_loss
 
-from conftest import FalajServer, assert_error_shape, cli, unique_name
-from training_helpers import ingest_table, mlflow_run, run_job, submit, time_split
+from conftest import assert_error_shape, cli, unique_name
+from training_helpers import (ingest_table, mlflow_run, run_job, submit, time_split,
+                              training_server)
 
 ROUNDS = 100
 TRAIN = {"data": {"dataset": "cancer"}, "label": "label",
@@ -40,14 +41,7 @@ def tune_spec(**overrides):
 
 @pytest.fixture(scope="module")
 def server(falaj_binary, tmp_path_factory):
-    instance = FalajServer(tmp_path_factory.mktemp("tuning"), config={"jobs": {"workers": 2}})
-    instance.start()
-    yield instance
-    try:
-        instance.stop_and_check()
-    finally:
-        if instance.running():
-            instance.kill()
+    yield from training_server(tmp_path_factory.mktemp("tuning"))
 
 
 @pytest.fixture(scope="module")

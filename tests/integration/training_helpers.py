@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from conftest import wait_until
+from conftest import FalajServer, wait_until
 
 JOB_TIMEOUT = 180.0
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -72,3 +72,19 @@ def mlflow_run(server, project, run_id) -> dict:
     run = answer.json()["run"]
     run["tags"] = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
     return run
+
+
+def training_server(workdir):
+    """A module's server for training and tuning jobs, stopped (and checked) when the generator
+    ends. Distributed training runs XGBoost's collective under the interpreter running the tests
+    (the repo's .venv, which has xgboost)."""
+    import sys
+    instance = FalajServer(workdir, config={"jobs": {"workers": 2},
+                                            "training": {"python": sys.executable}})
+    instance.start()
+    yield instance
+    try:
+        instance.stop_and_check()
+    finally:
+        if instance.running():
+            instance.kill()
