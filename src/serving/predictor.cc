@@ -25,6 +25,14 @@ size_t PickWeighted(const std::vector<Target>& targets) {
   return targets.size() - 1;
 }
 
+// The wall-clock time of a steady-clock instant in the recent past.
+int64_t WallClockMs(std::chrono::steady_clock::time_point at) {
+  const auto ago = std::chrono::steady_clock::now() - at;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             (std::chrono::system_clock::now() - ago).time_since_epoch())
+      .count();
+}
+
 // Checks the single input tensor against the model and returns the number of rows.
 Result<size_t> CheckInput(const InferRequest& request, const ServedModel& served) {
   if (request.inputs.size() != 1) {
@@ -303,8 +311,26 @@ std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode 
       width == 1 ? std::vector<int64_t>{static_cast<int64_t>(rows)}
                  : std::vector<int64_t>{static_cast<int64_t>(rows), static_cast<int64_t>(width)};
   output.data = std::move(values);
-  served->RecordRequestSeconds(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - request.received).count());
+  const auto elapsed = std::chrono::steady_clock::now() - request.received;
+  served->RecordRequestSeconds(std::chrono::duration<double>(elapsed).count());
+  if (sink_ != nullptr && sink_->Sample(request.project, response.endpoint)) {
+    PredictionRecord record;
+    record.project = request.project;
+    record.endpoint = response.endpoint;
+    record.model = response.served_model;
+    record.version = served->spec().version;
+    record.request_id = response.id;
+    record.timestamp_ms = WallClockMs(request.received);
+    record.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    record.rows = rows;
+    const size_t features = served->runtime().num_features();
+    record.feature_names.reserve(features);
+    for (size_t i = 0; i < features; ++i) record.feature_names.push_back(fmt::format("f{}", i));
+    record.inputs.assign(inputs.begin(), inputs.end());
+    record.outputs = output.data;
+    record.output_width = width;
+    sink_->Offer(std::move(record));
+  }
   return response;
 }
 

@@ -14,7 +14,7 @@
 // from the online store's features (feature_provider.h).
 //
 // Thread-safety: every method may be called concurrently, except SetFeatureProvider and
-// SetDeploymentGuard, which are called once before any other.
+// SetDeploymentGuard and SetPredictionSink, which are called once before any other.
 #pragma once
 
 #include <chrono>
@@ -28,6 +28,7 @@
 #include "serving/feature_provider.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
+#include "serving/prediction_record.h"
 
 namespace falaj::serving {
 
@@ -46,6 +47,9 @@ class Predictor final : public InferenceService {
   // with it. Data residency uses it: a node outside the project's region needs a transfer policy.
   using DeploymentGuard = std::function<Status(std::string_view project)>;
   void SetDeploymentGuard(DeploymentGuard guard) { guard_ = std::move(guard); }
+  // Where sampled predictions are recorded for monitoring and A/B tests; none records nothing.
+  // Not owned; must outlive the predictor's use.
+  void SetPredictionSink(PredictionSink* sink) { sink_ = sink; }
 
   Result<InferResponse> Infer(InferRequest& request) override;
   std::optional<Result<InferResponse>> TryInferWithoutBlocking(InferRequest& request) override;
@@ -115,6 +119,7 @@ class Predictor final : public InferenceService {
   ModelManager& models_;
   FeatureProvider* features_ = nullptr;
   DeploymentGuard guard_;
+  PredictionSink* sink_ = nullptr;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
   // target_key → the spec (and its key) that last served it, for hot swaps.
