@@ -46,4 +46,13 @@ class OutcomeListener {
   virtual void OnOutcome(const OutcomeRecord& outcome) = 0;
 };
 
+// Where listeners subscribe: the prediction log. Listeners are added before serving starts and
+// must outlive the source.
+class PredictionEventSource {
+ public:
+  virtual ~PredictionEventSource() = default;
+  virtual void AddPredictionListener(PredictionListener* listener) = 0;
+  virtual void AddOutcomeListener(OutcomeListener* listener) = 0;
+};
+
 }  // namespace falaj::monitoring
