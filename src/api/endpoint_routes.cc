@@ -5,6 +5,7 @@
 #include "api/residency_routes.h"
 #include "api/route_helpers.h"
 #include "common/json_fields.h"
+#include "serving/endpoint_traffic.h"
 
 namespace falaj::api {
 namespace {
@@ -51,6 +52,57 @@ Result<serving::Endpoint> EndpointFromBody(const EndpointRouteServices& services
   endpoint.project = request.PathParam("project");
   endpoint.created_by = request.principal ? request.principal->subject : "";
   return endpoint;
+}
+
+// Arms with their current weights and this server's counters, the policy and the canary's state.
+Result<HttpResponse> TrafficView(serving::EndpointStore& endpoints, serving::Predictor& predictor,
+                                 const std::string& project, const std::string& name) {
+  FALAJ_ASSIGN_OR_RETURN(auto endpoint, endpoints.Get(project, name));
+  const std::vector<int64_t> weights = serving::EffectiveWeights(endpoint);
+  const auto stats = predictor.arm_stats().Snapshot(project, name, serving::ArmNames(endpoint));
+  nlohmann::json arms = nlohmann::json::array();
+  for (size_t i = 0; i < endpoint.targets.size(); ++i) {
+    const serving::EndpointTarget& target = endpoint.targets[i];
+    const serving::ArmSnapshot& counted = stats[i];
+    nlohmann::json arm = {{"arm", target.name},
+                          {"model", target.model},
+                          {"weight", weights[i]},
+                          {"requests", counted.requests},
+                          {"errors", counted.errors},
+                          {"step_requests", counted.step_requests},
+                          {"step_errors", counted.step_errors},
+                          {"step_p99_ms", counted.step_p99_ms},
+                          {"shadow_requests", counted.shadow_requests},
+                          {"shadow_errors", counted.shadow_errors},
+                          {"shadow_dropped", counted.shadow_dropped}};
+    if (target.version) arm["version"] = *target.version;
+    if (!target.alias.empty()) arm["alias"] = target.alias;
+    arms.push_back(std::move(arm));
+  }
+  return HttpResponse::Json(200, {{"endpoint", name},
+                                  {"arms", std::move(arms)},
+                                  {"policy", serving::TrafficPolicyToJson(endpoint.traffic)}});
+}
+
+// The arm a promotion or rollback names: the body's "arm", else (rollback only) the ramping
+// canary's baseline.
+Result<std::string> DecisionArm(serving::EndpointStore& endpoints, const HttpRequest& request,
+                                bool rollback) {
+  FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body.empty() ? "{}" : request.body));
+  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"arm"}));
+  FALAJ_ASSIGN_OR_RETURN(auto arm, json::OptionalString(body, "arm"));
+  if (arm) return std::move(*arm);
+  if (rollback) {
+    FALAJ_ASSIGN_OR_RETURN(
+        auto endpoint, endpoints.Get(request.PathParam("project"), request.PathParam("endpoint")));
+    const auto& traffic = endpoint.traffic;
+    if (traffic.canary && traffic.canary_state && traffic.canary_state->ramping()) {
+      return traffic.canary->baseline;
+    }
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   rollback ? "name the 'arm' to roll back to (no canary is ramping)"
+                            : "name the 'arm' to promote");
 }
 
 }  // namespace
@@ -127,6 +179,30 @@ Status AddEndpointRoutes(Router& router, const EndpointRouteServices& services) 
         return HttpResponse::Json(
             200, {{"name", name}, {"ready", ready}, {"targets", targets}, {"loads", loaded}});
       }));
+  routes.push_back(WorkerRoute("GET", kEndpoint + "/traffic", "endpoints.read",
+                               [&](HttpRequest& request) -> Result<HttpResponse> {
+                                 return TrafficView(endpoints, predictor,
+                                                    request.PathParam("project"),
+                                                    request.PathParam("endpoint"));
+                               }));
+  // Stateless over the store and predictor: the handlers share one for their lifetime.
+  auto traffic = std::make_shared<serving::EndpointTraffic>(endpoints, predictor);
+  for (const bool rollback : {true, false}) {
+    const std::string action = rollback ? "rollback" : "promote";
+    routes.push_back(
+        WorkerRoute("POST", kEndpoint + "/traffic/" + action, "endpoints.write",
+                    [&, traffic, rollback, action](HttpRequest& request) -> Result<HttpResponse> {
+                      const std::string& project = request.PathParam("project");
+                      const std::string& name = request.PathParam("endpoint");
+                      FALAJ_ASSIGN_OR_RETURN(auto arm, DecisionArm(endpoints, request, rollback));
+                      const std::string principal =
+                          request.principal ? request.principal->subject : "anonymous";
+                      FALAJ_RETURN_IF_ERROR(traffic->RouteAllTo(
+                          project, name, arm, principal,
+                          fmt::format("manual {} to '{}' by {}", action, arm, principal)));
+                      return TrafficView(endpoints, predictor, project, name);
+                    }));
+  }
   for (auto& route : routes) FALAJ_RETURN_IF_ERROR(router.Add(std::move(route)));
   return Ok();
 }

@@ -275,6 +275,19 @@ Status DecodeInferRequest(const inference::ModelInferRequest& in, serving::Infer
   }
   out.outputs.clear();
   for (const auto& output : in.outputs()) out.outputs.push_back(output.name());
+  out.parameters.clear();
+  if (static_cast<size_t>(in.parameters_size()) > serving::kMaxRequestParameters) {
+    return MakeError(ErrorCode::kInvalidArgument, "the request has more than {} parameters",
+                     serving::kMaxRequestParameters);
+  }
+  // As over HTTP: string and integer parameters, for sticky assignment.
+  for (const auto& [key, value] : in.parameters()) {
+    if (value.has_string_param()) {
+      out.parameters.emplace_back(key, value.string_param());
+    } else if (value.has_int64_param()) {
+      out.parameters.emplace_back(key, std::to_string(value.int64_param()));
+    }
+  }
   return Ok();
 }
 
@@ -286,7 +299,10 @@ void EncodeInferResponse(serving::InferResponse&& in, bool raw,
   auto& parameters = *out.mutable_parameters();
   SetString(parameters, "served_model", std::move(in.served_model));
   // As over HTTP: present only when an endpoint routed the request.
-  if (!in.endpoint.empty()) SetString(parameters, "endpoint", std::move(in.endpoint));
+  if (!in.endpoint.empty()) {
+    SetString(parameters, "endpoint", std::move(in.endpoint));
+    SetString(parameters, "arm", std::move(in.arm));
+  }
   for (serving::InferOutput& output : in.outputs) {
     auto* tensor = out.add_outputs();
     tensor->set_name(std::move(output.name));

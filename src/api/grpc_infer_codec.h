@@ -43,12 +43,13 @@ Result<std::optional<int64_t>> ParseModelVersion(std::string_view version);
 // caller sets the model, version and timing. INVALID_ARGUMENT (naming the input) for an unknown
 // or BYTES datatype, a shape over the size limit, contents that do not match the datatype or the
 // shape's element count, a raw_input_contents count that differs from the inputs count, or a mix
-// of typed and raw contents.
+// of typed and raw contents, or more than kMaxRequestParameters parameters. String and integer
+// parameters are kept in out.parameters (for sticky assignment).
 Status DecodeInferRequest(const inference::ModelInferRequest& in, serving::InferRequest& out);
 
 // Fills `out` from a served response, with string parameters "served_model" and, when an
-// endpoint routed the request, "endpoint". The output values go to raw_output_contents when
-// `raw`, else to each output's fp32_contents.
+// endpoint routed the request, "endpoint" and "arm". The output values go to raw_output_contents
+// when `raw`, else to each output's fp32_contents.
 void EncodeInferResponse(serving::InferResponse&& in, bool raw, inference::ModelInferResponse& out);
 
 void EncodeModelMetadata(const serving::ModelMetadata& in, inference::ModelMetadataResponse& out);

@@ -168,6 +168,31 @@ Result<bool> BoolParameter(const std::optional<element>& parameters, std::string
   return flag;
 }
 
+// The request's string and integer parameters, for sticky assignment (inference.h). Others
+// (booleans such as binary_data_output, numbers, objects) mean nothing to routing.
+Status DecodeRequestParameters(const std::optional<element>& parameters,
+                               std::vector<std::pair<std::string, std::string>>& out) {
+  if (!parameters) return Ok();
+  simdjson::dom::object object;
+  if (parameters->get_object().get(object) != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kInvalidArgument, "'parameters' must be an object");
+  }
+  if (object.size() > serving::kMaxRequestParameters) {
+    return MakeError(ErrorCode::kInvalidArgument, "'parameters' has more than {} entries",
+                     serving::kMaxRequestParameters);
+  }
+  for (auto [key, value] : object) {
+    std::string_view text;
+    int64_t number = 0;
+    if (value.get_string().get(text) == simdjson::SUCCESS) {
+      out.emplace_back(std::string(key), std::string(text));
+    } else if (value.get_int64().get(number) == simdjson::SUCCESS) {
+      out.emplace_back(std::string(key), std::to_string(number));
+    }
+  }
+  return Ok();
+}
+
 Result<serving::InferInput> DecodeInput(const element& tensor, std::string_view& binary) {
   simdjson::dom::object object;
   if (tensor.get_object().get(object) != simdjson::SUCCESS) {
@@ -306,6 +331,7 @@ Result<DecodedInfer> DecodeHeader(const element& document, std::string_view bina
   }
   FALAJ_ASSIGN_OR_RETURN(decoded.all_outputs_binary,
                          BoolParameter(parameters, "binary_data_output"));
+  FALAJ_RETURN_IF_ERROR(DecodeRequestParameters(parameters, decoded.request.parameters));
   if (outputs) FALAJ_RETURN_IF_ERROR(DecodeOutputs(*outputs, decoded));
   return decoded;
 }
@@ -386,6 +412,8 @@ EncodedInfer EncodeInferResponse(const serving::InferResponse& response,
   if (!response.endpoint.empty()) {
     out += ",\"endpoint\":";
     AppendString(out, response.endpoint);
+    out += ",\"arm\":";
+    AppendString(out, response.arm);
   }
   out += "},\"outputs\":[";
   bool first_output = true;

@@ -59,13 +59,16 @@ Result<DecodedInfer> Decode(const HttpRequest& request) {
 
 HttpResponse Encode(const serving::InferResponse& response, const DecodedInfer& decoded) {
   EncodedInfer encoded = EncodeInferResponse(response, decoded);
-  if (!encoded.header_length) {
-    return HttpResponse::Text(200, "application/json", std::move(encoded.body));
-  }
   HttpResponse answer =
-      HttpResponse::Text(200, "application/octet-stream", std::move(encoded.body));
-  answer.headers.emplace_back("Inference-Header-Content-Length",
-                              std::to_string(*encoded.header_length));
+      encoded.header_length
+          ? HttpResponse::Text(200, "application/octet-stream", std::move(encoded.body))
+          : HttpResponse::Text(200, "application/json", std::move(encoded.body));
+  if (encoded.header_length) {
+    answer.headers.emplace_back("Inference-Header-Content-Length",
+                                std::to_string(*encoded.header_length));
+  }
+  // Which arm answered, readable without parsing the body (proxies, load tests, logs).
+  if (!response.arm.empty()) answer.headers.emplace_back("X-Falaj-Arm", response.arm);
   return answer;
 }
 

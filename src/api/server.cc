@@ -32,6 +32,7 @@
 #include "features/training_sets.h"
 #include "jobs/command_job.h"
 #include "jobs/job_service.h"
+#include "monitoring/monitored_values.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -44,7 +45,9 @@
 #include "security/residency.h"
 #include "security/role_bindings.h"
 #include "security/signing_key.h"
+#include "serving/canary_controller.h"
 #include "serving/endpoint_store.h"
+#include "serving/endpoint_traffic.h"
 #include "serving/model_manager.h"
 #include "serving/predictor.h"
 #include "storage/blob_store.h"
@@ -76,6 +79,9 @@ struct Server::Parts {
   std::unique_ptr<serving::ModelManager> models;
   std::unique_ptr<serving::EndpointStore> endpoints;
   std::unique_ptr<serving::Predictor> predictor;
+  std::unique_ptr<serving::EndpointTraffic> traffic;  // TrafficControl: promotions, rollbacks
+  std::unique_ptr<monitoring::MonitoredValues> monitored_values;  // read by canary guardrails
+  std::unique_ptr<serving::CanaryController> canary;              // stops before what it uses goes
   std::unique_ptr<data::SourceStore> sources;
   std::unique_ptr<data::DatasetStore> datasets;
   std::unique_ptr<data::IngestService> ingest;
@@ -153,6 +159,30 @@ HttpServer::CertificateRefused AuditCertificateRefusals(security::AuditLog& audi
                                  401};
     record.source = remote;
     record.outcome = "denied";
+    if (Status appended = audit.Append(record); !appended) {
+      log::Error("audit append failed", {{"error", appended.error().message}});
+    }
+  };
+}
+
+// How often the canary controller judges ramping endpoints.
+constexpr std::chrono::milliseconds kCanaryTick{250};
+
+// Canary rollbacks and promotions change who serves an endpoint without a request: audited as
+// the controller's own mutations of the endpoint's traffic (the why is kept in the endpoint's
+// canary state).
+serving::CanaryController::Audit AuditCanaryDecisions(security::AuditLog& audit) {
+  return [&audit](const serving::CanaryController::Decision& decision) {
+    security::AuditRecord record{ToUnixMillis(SystemClock::Instance().Now()),
+                                 "",
+                                 std::string(serving::CanaryController::kPrincipal),
+                                 "endpoints.write",
+                                 "POST",
+                                 fmt::format("/api/v1/projects/{}/endpoints/{}/traffic/{}",
+                                             decision.project, decision.endpoint, decision.action),
+                                 200};
+    record.source = "canary-controller";
+    record.outcome = "allowed";
     if (Status appended = audit.Append(record); !appended) {
       log::Error("audit append failed", {{"error", appended.error().message}});
     }
@@ -260,6 +290,15 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->registry->RegisterVersionUsers(serving::EndpointStore::EndpointServing);
   parts->predictor =
       std::make_unique<serving::Predictor>(*parts->endpoints, *parts->registry, *parts->models);
+  parts->traffic = std::make_unique<serving::EndpointTraffic>(*parts->endpoints, *parts->predictor);
+  parts->monitored_values = std::make_unique<monitoring::MonitoredValues>();
+  parts->canary = std::make_unique<serving::CanaryController>(
+      *parts->endpoints, *parts->traffic, *parts->predictor, AuditCanaryDecisions(*parts->audit),
+      [&values = *parts->monitored_values](std::string_view project,
+                                           std::string_view name) -> std::optional<double> {
+        auto found = values.Get(project, name);
+        return found ? std::optional<double>(found->value) : std::nullopt;
+      });
   // Connector secrets (passwords) are sealed under the project's data key, bound to its region
   // and to the source.
   data::SecretCipher cipher{[raw](std::string_view project, std::string_view object,
@@ -449,6 +488,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   if (config.retention.interval_seconds > 0) {
     parts->retention->StartSchedule(std::chrono::seconds(config.retention.interval_seconds));
   }
+  parts->canary->Start(kCanaryTick);
   parts->ready = true;
   log::Info("listening", {{"address", config.server.listen},
                           {"port", parts->http->port()},

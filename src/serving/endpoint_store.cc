@@ -1,8 +1,12 @@
 #include "serving/endpoint_store.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "common/json_fields.h"
+#include "common/random.h"
 #include "registry/registry_names.h"
 
 namespace falaj::serving {
@@ -11,6 +15,10 @@ namespace {
 constexpr size_t kMaxTargets = 16;
 constexpr size_t kMaxDescriptionLength = 4096;
 constexpr int64_t kMaxWeight = 1'000'000;
+constexpr size_t kMaxArmNameLength = 128;
+// Canary shares are weights out of this, so a 0.5 % step is exact.
+constexpr int64_t kCanaryScale = 10'000;
+constexpr int kMutateAttempts = 8;
 constexpr std::string_view kRuntimes[] = {"auto", "trees", "xgboost", "linear"};
 
 constexpr std::string_view kColumns =
@@ -18,7 +26,7 @@ constexpr std::string_view kColumns =
     "endpoints";
 
 nlohmann::json TargetToJson(const EndpointTarget& target) {
-  nlohmann::json json = {{"model", target.model}, {"weight", target.weight}};
+  nlohmann::json json = {{"name", target.name}, {"model", target.model}, {"weight", target.weight}};
   if (target.version) json["version"] = *target.version;
   if (!target.alias.empty()) json["alias"] = target.alias;
   return json;
@@ -26,14 +34,23 @@ nlohmann::json TargetToJson(const EndpointTarget& target) {
 
 Result<EndpointTarget> TargetFromJson(const nlohmann::json& json) {
   if (!json.is_object()) return MakeError(ErrorCode::kInvalidArgument, "a target is an object");
-  FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(json, {"model", "version", "alias", "weight"}));
+  FALAJ_RETURN_IF_ERROR(
+      json::RejectUnknownFields(json, {"name", "model", "version", "alias", "weight"}));
   EndpointTarget target;
+  FALAJ_ASSIGN_OR_RETURN(auto name, json::OptionalString(json, "name"));
   FALAJ_ASSIGN_OR_RETURN(target.model, json::RequiredString(json, "model"));
   FALAJ_ASSIGN_OR_RETURN(target.version, json::OptionalInt(json, "version"));
   FALAJ_ASSIGN_OR_RETURN(auto alias, json::OptionalString(json, "alias"));
   target.alias = alias.value_or("");
   FALAJ_ASSIGN_OR_RETURN(auto weight, json::OptionalInt(json, "weight"));
   target.weight = weight.value_or(1);
+  if (name) {
+    target.name = std::move(*name);
+  } else if (target.version) {
+    target.name = fmt::format("{}:v{}", target.model, *target.version);
+  } else {
+    target.name = fmt::format("{}@{}", target.model, target.alias);
+  }
   return target;
 }
 
@@ -52,10 +69,11 @@ nlohmann::json SpecToJson(const Endpoint& endpoint) {
                          {"request_timeout_ms", endpoint.request_timeout_ms}};
   // Only when set, so endpoints without one read exactly as before.
   if (!endpoint.feature_service.empty()) spec["feature_service"] = endpoint.feature_service;
+  spec["traffic"] = TrafficPolicyToJson(endpoint.traffic);
   return spec;
 }
 
-Status SpecFromJson(const nlohmann::json& spec, Endpoint& endpoint) {
+Status SpecFromJson(const nlohmann::json& spec, Endpoint& endpoint, PolicySource source) {
   auto targets = spec.find("targets");
   if (targets == spec.end() || !targets->is_array()) {
     return MakeError(ErrorCode::kInvalidArgument, "'targets' must be a list");
@@ -87,6 +105,9 @@ Status SpecFromJson(const nlohmann::json& spec, Endpoint& endpoint) {
   endpoint.request_timeout_ms = timeout.value_or(0);
   FALAJ_ASSIGN_OR_RETURN(auto feature_service, json::OptionalString(spec, "feature_service"));
   endpoint.feature_service = feature_service.value_or("");
+  if (auto traffic = spec.find("traffic"); traffic != spec.end() && !traffic->is_null()) {
+    FALAJ_ASSIGN_OR_RETURN(endpoint.traffic, TrafficPolicyFromJson(*traffic, source));
+  }
   return Ok();
 }
 
@@ -96,11 +117,37 @@ Endpoint EndpointFromRow(const storage::Row& row) {
   endpoint.name = row.Text(1);
   endpoint.description = row.Text(2);
   // Stored specs were validated on the way in.
-  (void)SpecFromJson(nlohmann::json::parse(row.Text(3)), endpoint);
+  (void)SpecFromJson(nlohmann::json::parse(row.Text(3)), endpoint, PolicySource::kStored);
   endpoint.created_by = row.Text(4);
   endpoint.created_at_ms = row.Int(5);
   endpoint.updated_at_ms = row.Int(6);
   return endpoint;
+}
+
+Status ValidateArmName(std::string_view name) {
+  const bool plain = std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':' || c == '@';
+  });
+  if (name.empty() || name.size() > kMaxArmNameLength || !plain) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "arm name '{}' must be 1 to {} letters, digits, '_', '-', '.', ':' or '@'",
+                     name.substr(0, 80), kMaxArmNameLength);
+  }
+  return Ok();
+}
+
+// A new canary starts its ramp now; an unchanged one keeps its progress.
+void CarryCanaryState(const TrafficPolicy* previous, TrafficPolicy& next, int64_t now_ms) {
+  if (!next.canary) {
+    next.canary_state.reset();
+    return;
+  }
+  if (previous && previous->canary && previous->canary_state &&
+      SameCanary(*previous->canary, *next.canary)) {
+    next.canary_state = previous->canary_state;
+    return;
+  }
+  next.canary_state = CanaryState{"ramping", 0, now_ms, 0, ""};
 }
 
 Status CheckRange(std::string_view field, int64_t value, int64_t low, int64_t high) {
@@ -175,7 +222,16 @@ Status EndpointStore::Validate(const Endpoint& endpoint) {
       CheckRange("idle_unload_seconds", endpoint.idle_unload_seconds, 0, 365 * 86400));
   FALAJ_RETURN_IF_ERROR(CheckRange("request_timeout_ms", endpoint.request_timeout_ms, 0, 3600000));
   int64_t total_weight = 0;
-  for (const auto& target : endpoint.targets) {
+  for (size_t i = 0; i < endpoint.targets.size(); ++i) {
+    const EndpointTarget& target = endpoint.targets[i];
+    FALAJ_RETURN_IF_ERROR(ValidateArmName(target.name));
+    for (size_t j = 0; j < i; ++j) {
+      if (endpoint.targets[j].name == target.name) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "two targets are arm '{}'; give each target a distinct 'name'",
+                         target.name);
+      }
+    }
     FALAJ_RETURN_IF_ERROR(registry::ValidateName("target model", target.model));
     FALAJ_RETURN_IF_ERROR(CheckRange("weight", target.weight, 0, kMaxWeight));
     total_weight += target.weight;
@@ -190,9 +246,11 @@ Status EndpointStore::Validate(const Endpoint& endpoint) {
       FALAJ_RETURN_IF_ERROR(registry_.ResolveAlias(endpoint.project, target.model, target.alias));
     }
   }
-  if (total_weight == 0) {
+  if (total_weight == 0 &&
+      !(endpoint.traffic.canary_state && endpoint.traffic.canary_state->ramping())) {
     return MakeError(ErrorCode::kInvalidArgument, "the targets' weights must not all be 0");
   }
+  FALAJ_RETURN_IF_ERROR(ValidateTrafficPolicy(endpoint.traffic, ArmNames(endpoint)));
   return ValidateFeatureService(endpoint);
 }
 
@@ -217,8 +275,10 @@ Status EndpointStore::ValidateFeatureService(const Endpoint& endpoint) {
 }
 
 Result<Endpoint> EndpointStore::Create(Endpoint endpoint) {
-  FALAJ_RETURN_IF_ERROR(Validate(endpoint));
   endpoint.created_at_ms = endpoint.updated_at_ms = ToUnixMillis(clock_.Now());
+  endpoint.traffic.salt = RandomHex(8);
+  CarryCanaryState(nullptr, endpoint.traffic, endpoint.created_at_ms);
+  FALAJ_RETURN_IF_ERROR(Validate(endpoint));
   Status inserted =
       store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
         return tx.Run(
@@ -235,20 +295,89 @@ Result<Endpoint> EndpointStore::Create(Endpoint endpoint) {
 }
 
 Result<Endpoint> EndpointStore::Update(Endpoint endpoint) {
-  FALAJ_RETURN_IF_ERROR(Validate(endpoint));
-  FALAJ_ASSIGN_OR_RETURN(Endpoint existing, Get(endpoint.project, endpoint.name));
-  endpoint.created_by = existing.created_by;
-  endpoint.created_at_ms = existing.created_at_ms;
-  endpoint.updated_at_ms = ToUnixMillis(clock_.Now());
-  FALAJ_RETURN_IF_ERROR(
-      store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
-        return tx.Run(
-            "UPDATE endpoints SET description = ?, spec = ?, updated_at_ms = ? WHERE project = ? "
-            "AND name = ?",
-            {endpoint.description, SpecToJson(endpoint).dump(), endpoint.updated_at_ms,
-             endpoint.project, endpoint.name});
+  // Validated before the read as well, so a bad body is refused as such even for a missing
+  // endpoint (and the traffic policy once its state is carried over, in Mutate).
+  TrafficPolicy proposed = endpoint.traffic;
+  proposed.canary_state.reset();
+  Endpoint checked = endpoint;
+  checked.traffic = proposed;
+  FALAJ_RETURN_IF_ERROR(Validate(checked));
+  return Mutate(endpoint.project, endpoint.name, [&](Endpoint& existing) {
+    const TrafficPolicy previous = std::move(existing.traffic);
+    const std::string created_by = existing.created_by;
+    const int64_t created_at_ms = existing.created_at_ms;
+    existing = endpoint;
+    existing.created_by = created_by;
+    existing.created_at_ms = created_at_ms;
+    existing.traffic.salt = previous.salt;
+    CarryCanaryState(&previous, existing.traffic, ToUnixMillis(clock_.Now()));
+    return Ok();
+  });
+}
+
+Result<Endpoint> EndpointStore::Mutate(std::string_view project, std::string_view name,
+                                       const std::function<Status(Endpoint&)>& change) {
+  for (int attempt = 0; attempt < kMutateAttempts; ++attempt) {
+    std::optional<Endpoint> found;
+    std::string before;  // the stored spec exactly as read, for the compare-and-set
+    FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+        storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+          FALAJ_ASSIGN_OR_RETURN(auto rows,
+                                 tx.Query(std::string(kColumns) + " WHERE project = ? AND name = ?",
+                                          {std::string(project), std::string(name)}));
+          if (!rows.empty()) {
+            found = EndpointFromRow(rows.front());
+            before = rows.front().Text(3);
+          }
+          return Ok();
+        }));
+    if (!found) {
+      return MakeError(ErrorCode::kNotFound, "endpoint '{}' not found", name.substr(0, 80));
+    }
+    Endpoint endpoint = std::move(*found);
+    const int64_t updated_before = endpoint.updated_at_ms;
+    FALAJ_RETURN_IF_ERROR(change(endpoint));
+    endpoint.project = std::string(project);
+    endpoint.name = std::string(name);
+    endpoint.updated_at_ms = ToUnixMillis(clock_.Now());
+    FALAJ_RETURN_IF_ERROR(Validate(endpoint));
+    int64_t changed = 0;
+    FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+        storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
+          // Compare-and-set on the stored spec: a concurrent writer makes this match nothing,
+          // and the change is applied again to what that writer left.
+          FALAJ_ASSIGN_OR_RETURN(
+              changed,
+              tx.Execute("UPDATE endpoints SET description = ?, spec = ?, updated_at_ms = ? "
+                         "WHERE project = ? AND name = ? AND spec = ? AND updated_at_ms = ?",
+                         {endpoint.description, SpecToJson(endpoint).dump(), endpoint.updated_at_ms,
+                          endpoint.project, endpoint.name, before, updated_before}));
+          return Ok();
+        }));
+    if (changed > 0) return endpoint;
+  }
+  return MakeError(ErrorCode::kUnavailable,
+                   "endpoint '{}' kept changing while being updated; try again",
+                   name.substr(0, 80));
+}
+
+Result<std::vector<Endpoint>> EndpointStore::ListRamping() {
+  std::vector<Endpoint> ramping;
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+        // A cheap pre-filter; the parsed state decides.
+        FALAJ_ASSIGN_OR_RETURN(
+            auto rows, tx.Query(std::string(kColumns) + " WHERE spec LIKE ?", {"%\"ramping\"%"}));
+        for (const auto& row : rows) {
+          Endpoint endpoint = EndpointFromRow(row);
+          const auto& state = endpoint.traffic.canary_state;
+          if (endpoint.traffic.canary && state && state->ramping()) {
+            ramping.push_back(std::move(endpoint));
+          }
+        }
+        return Ok();
       }));
-  return endpoint;
+  return ramping;
 }
 
 Result<std::optional<Endpoint>> EndpointStore::Find(std::string_view project,
@@ -301,6 +430,36 @@ Status EndpointStore::Delete(std::string_view project, std::string_view name) {
   return Ok();
 }
 
+std::vector<int64_t> EffectiveWeights(const Endpoint& endpoint) {
+  std::vector<int64_t> weights;
+  weights.reserve(endpoint.targets.size());
+  const auto& canary = endpoint.traffic.canary;
+  const auto& state = endpoint.traffic.canary_state;
+  if (!canary || !state || !state->ramping()) {
+    for (const auto& target : endpoint.targets) weights.push_back(target.weight);
+    return weights;
+  }
+  const double percent = canary->steps[std::min(state->step, canary->steps.size() - 1)];
+  const auto share = static_cast<int64_t>(std::llround(percent * kCanaryScale / 100));
+  for (const auto& target : endpoint.targets) {
+    if (target.name == canary->arm) {
+      weights.push_back(share);
+    } else if (target.name == canary->baseline) {
+      weights.push_back(kCanaryScale - share);
+    } else {
+      weights.push_back(0);
+    }
+  }
+  return weights;
+}
+
+std::vector<std::string> ArmNames(const Endpoint& endpoint) {
+  std::vector<std::string> names;
+  names.reserve(endpoint.targets.size());
+  for (const auto& target : endpoint.targets) names.push_back(target.name);
+  return names;
+}
+
 nlohmann::json EndpointToJson(const Endpoint& endpoint) {
   nlohmann::json json = SpecToJson(endpoint);
   json["project"] = endpoint.project;
@@ -316,13 +475,13 @@ Result<Endpoint> EndpointFromJson(const nlohmann::json& body) {
   if (!body.is_object()) return MakeError(ErrorCode::kInvalidArgument, "body must be an object");
   FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(
       body, {"name", "description", "targets", "runtime", "batching", "idle_unload_seconds",
-             "request_timeout_ms", "feature_service"}));
+             "request_timeout_ms", "feature_service", "traffic"}));
   Endpoint endpoint;
   FALAJ_ASSIGN_OR_RETURN(auto name, json::OptionalString(body, "name"));
   endpoint.name = name.value_or("");
   FALAJ_ASSIGN_OR_RETURN(auto description, json::OptionalString(body, "description"));
   endpoint.description = description.value_or("");
-  FALAJ_RETURN_IF_ERROR(SpecFromJson(body, endpoint));
+  FALAJ_RETURN_IF_ERROR(SpecFromJson(body, endpoint, PolicySource::kBody));
   return endpoint;
 }
 

@@ -6,11 +6,16 @@
 // project: requests then carry entity keys and the server fetches the features
 // (feature_provider.h).
 //
+// Each target is an arm with a unique name; the endpoint's traffic policy (traffic_policy.h)
+// decides how requests pick an arm, mirrors traffic to shadow arms and ramps a canary.
+//
 // Thread-safety: all state lives in the MetadataStore; every method may be called concurrently,
-// except SetFeatureProvider, which is called once before any other.
+// except SetFeatureProvider, which is called once before any other. Mutate is a compare-and-set,
+// so concurrent mutations never lose each other's changes.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,11 +25,14 @@
 #include "common/result.h"
 #include "registry/model_registry.h"
 #include "serving/feature_provider.h"
+#include "serving/traffic_policy.h"
 #include "storage/metadata_store.h"
 
 namespace falaj::serving {
 
 struct EndpointTarget {
+  // The arm: unique in the endpoint; defaults to "<model>@<alias>" or "<model>:v<version>".
+  std::string name;
   std::string model;
   std::optional<int64_t> version;  // exactly one of version and alias is set
   std::string alias;
@@ -49,6 +57,7 @@ struct Endpoint {
   // A feature service of the project whose features the server fetches for each request's
   // entity keys; "" = requests carry the model's input rows themselves.
   std::string feature_service;
+  TrafficPolicy traffic;
   std::string created_by;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
@@ -85,6 +94,15 @@ class EndpointStore {
   Result<std::vector<Endpoint>> List(std::string_view project);
   Status Delete(std::string_view project, std::string_view name);
 
+  // Reads the endpoint, applies `change`, validates and writes it back if nobody wrote it in
+  // between (else retries with the newer endpoint). For traffic changes (promotion, rollback,
+  // canary steps) that must not undo a concurrent update. Errors: those of Get, of `change`,
+  // of validation; UNAVAILABLE when the endpoint keeps changing under it.
+  Result<Endpoint> Mutate(std::string_view project, std::string_view name,
+                          const std::function<Status(Endpoint&)>& change);
+  // Every endpoint of every project whose canary is ramping, for the canary controller.
+  Result<std::vector<Endpoint>> ListRamping();
+
  private:
   Status Validate(const Endpoint& endpoint);
   Status ValidateFeatureService(const Endpoint& endpoint);
@@ -94,6 +112,13 @@ class EndpointStore {
   const Clock& clock_;
   FeatureProvider* features_ = nullptr;
 };
+
+// Each target's share of traffic now: its weight, except while a canary ramps, when the canary
+// arm has the current step's share and the baseline the rest (the other arms none). Same
+// order as the targets; the scale is arbitrary (relative weights).
+std::vector<int64_t> EffectiveWeights(const Endpoint& endpoint);
+// The targets' arm names, in order.
+std::vector<std::string> ArmNames(const Endpoint& endpoint);
 
 // The endpoint as JSON (API answers) and back (request bodies; unknown fields refused).
 nlohmann::json EndpointToJson(const Endpoint& endpoint);

@@ -8,11 +8,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "serving/tensor.h"
 
 namespace falaj::serving {
+
+// Most request parameters a transport accepts (they are copied for routing).
+inline constexpr size_t kMaxRequestParameters = 32;
 
 struct InferInput {
   std::string name;
@@ -34,6 +38,9 @@ struct InferRequest {
   std::vector<InferInput> inputs;
   // Output names the caller asked for; empty means all of the model's outputs.
   std::vector<std::string> outputs;
+  // The request's string and integer parameters (integers as decimal text), by name: where an
+  // endpoint's sticky assignment finds its unit key. Empty (no allocation) for most requests.
+  std::vector<std::pair<std::string, std::string>> parameters;
   // When the transport received the request, for the end-to-end latency metric.
   std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
   // Requests still queued for the batcher at this time fail with DEADLINE_EXCEEDED.
@@ -53,6 +60,7 @@ struct InferResponse {
   std::string model_version;  // the registry version number that served, e.g. "3"
   std::string served_model;   // the registry model that served (an endpoint may route to several)
   std::string endpoint;       // the endpoint that routed the request; "" when a model was named
+  std::string arm;            // the endpoint's arm (target) that served; "" when a model was named
   std::vector<InferOutput> outputs;
 };
 

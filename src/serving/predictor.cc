@@ -12,19 +12,6 @@ std::string CacheKey(std::string_view project, std::string_view name) {
   return fmt::format("{}\x1f{}", project, name);
 }
 
-template <typename Target>
-size_t PickWeighted(const std::vector<Target>& targets) {
-  thread_local std::minstd_rand engine{std::random_device{}()};
-  int64_t total = 0;
-  for (const auto& target : targets) total += target.weight;
-  int64_t ticket = std::uniform_int_distribution<int64_t>(0, total - 1)(engine);
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (ticket < targets[i].weight) return i;
-    ticket -= targets[i].weight;
-  }
-  return targets.size() - 1;
-}
-
 // The wall-clock time of a steady-clock instant in the recent past.
 int64_t WallClockMs(std::chrono::steady_clock::time_point at) {
   const auto ago = std::chrono::steady_clock::now() - at;
@@ -121,17 +108,24 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
   FALAJ_ASSIGN_OR_RETURN(auto endpoint, endpoints_.Find(project, name));
   auto route = std::make_shared<Route>();
   const std::string route_key = CacheKey(project, name);
-  auto add_target = [&](LoadSpec spec, int64_t weight) {
+  auto add_target = [&](LoadSpec spec, int64_t weight, std::string arm) {
     std::string key = spec.Key();
     std::string target_key = route_key + "\x1f" + std::to_string(route->targets.size());
-    route->targets.push_back({std::move(spec), std::move(key), weight, std::move(target_key)});
+    std::shared_ptr<ArmCounters> stats;
+    if (!arm.empty()) stats = arm_stats_.For(project, name, arm);
+    route->targets.push_back({std::move(spec), std::move(key), weight, std::move(target_key),
+                              std::move(arm), std::move(stats)});
+    route->weights.push_back(weight);
   };
   if (endpoint) {
     route->endpoint = true;
     route->endpoint_name = endpoint->name;
     route->request_timeout_ms = endpoint->request_timeout_ms;
     FALAJ_RETURN_IF_ERROR(ResolveFeatures(project, *endpoint, *route));
-    for (const auto& target : endpoint->targets) {
+    FALAJ_ASSIGN_OR_RETURN(route->router, TrafficRouter::Create(*endpoint));
+    const std::vector<int64_t> weights = EffectiveWeights(*endpoint);
+    for (size_t i = 0; i < endpoint->targets.size(); ++i) {
+      const EndpointTarget& target = endpoint->targets[i];
       int64_t version = 0;
       if (target.version) {
         version = *target.version;
@@ -140,7 +134,7 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
       }
       add_target({endpoint->name, endpoint->project, target.model, version, endpoint->runtime,
                   endpoint->batching, endpoint->idle_unload_seconds},
-                 target.weight);
+                 weights[i], target.name);
     }
   } else {
     // No endpoint of that name: the name is a model of the project, at its default version.
@@ -149,7 +143,7 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
     spec.project = std::string(project);
     spec.model = std::string(name);
     spec.version = version;
-    add_target(std::move(spec), 1);
+    add_target(std::move(spec), 1, "");
   }
   route->at = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
@@ -181,14 +175,15 @@ Status Predictor::ResolveFeatures(std::string_view project, const Endpoint& endp
 Predictor::Resolution Predictor::Pinned(LoadSpec spec) {
   Resolution resolution;
   std::string key = spec.Key();
-  resolution.pinned = RouteTarget{std::move(spec), std::move(key), 1, ""};
+  resolution.pinned = RouteTarget{std::move(spec), std::move(key), 1, "", "", nullptr};
   return resolution;
 }
 
 std::optional<Result<Predictor::Resolution>> Predictor::Resolve(std::string_view project,
                                                                 std::string_view name,
                                                                 std::optional<int64_t> version,
-                                                                Mode mode) {
+                                                                Mode mode,
+                                                                const InferRequest* request) {
   thread_local std::string key;
   key.assign(project);
   key += '\x1f';
@@ -226,10 +221,14 @@ std::optional<Result<Predictor::Resolution>> Predictor::Resolve(std::string_view
     }
     RouteTarget pinned = *match;
     pinned.target_key.clear();
-    return Resolution{route, 0, std::move(pinned), route->request_timeout_ms};
+    return Resolution{route, 0, std::move(pinned), route->request_timeout_ms, {}};
   }
-  size_t chosen = PickWeighted(route->targets);
-  return Resolution{route, chosen, std::nullopt, route->request_timeout_ms};
+  if (request == nullptr || !route->endpoint) {
+    return Resolution{
+        route, PickWeighted(route->weights), std::nullopt, route->request_timeout_ms, {}};
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto pick, route->router.Choose(*request, route->weights));
+  return Resolution{route, pick.arm, std::nullopt, route->request_timeout_ms, pick.unit};
 }
 
 std::optional<Result<std::shared_ptr<ServedModel>>> Predictor::Acquire(const Resolution& resolution,
@@ -268,15 +267,84 @@ std::optional<Result<std::shared_ptr<ServedModel>>> Predictor::Acquire(const Res
 }
 
 std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode mode) {
-  auto resolution = Resolve(request.project, request.name, request.version, mode);
+  auto resolution = Resolve(request.project, request.name, request.version, mode, &request);
   if (!resolution) return std::nullopt;
   if (!*resolution) return std::unexpected(resolution->error());
-  auto acquired = Acquire(**resolution, mode);
+  const Resolution& resolved = **resolution;
+  const RouteTarget& target = resolved.target();
+  // Mirrors are chosen (and the request copied) before the primary call moves from the request.
+  thread_local std::vector<size_t> mirrors;
+  mirrors.clear();
+  if (resolved.route && resolved.route->router.has_shadows() && !resolved.pinned) {
+    resolved.route->router.Mirrors(resolved.index, mirrors);
+  }
+  std::optional<InferRequest> mirrored;
+  if (!mirrors.empty()) mirrored = request;
+  auto answered = RunOn(request, resolved, mode, false);
+  if (!answered) return std::nullopt;
+  if (target.stats) {
+    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - request.received);
+    target.stats->Record(answered->has_value(), latency.count());
+    if (!*answered) RecordFailure(request, resolved, answered->error(), latency.count(), false);
+  }
+  if (mirrored) Mirror(*mirrored, resolved, mirrors);
+  return answered;
+}
+
+void Predictor::RecordFailure(const InferRequest& request, const Resolution& resolution,
+                              const Error& error, int64_t latency_us, bool shadow) {
+  if (sink_ == nullptr || !sink_->Sample(request.project, request.name)) return;
+  const RouteTarget& target = resolution.target();
+  PredictionRecord record;
+  record.project = request.project;
+  record.endpoint = target.spec.endpoint;
+  record.model = target.spec.model;
+  record.version = target.spec.version;
+  record.arm = target.arm;
+  record.shadow = shadow;
+  record.request_id = request.id;
+  record.unit_key = std::string(resolution.unit);
+  record.timestamp_ms = WallClockMs(request.received);
+  record.latency_us = latency_us;
+  record.error = error.message;
+  sink_->Offer(std::move(record));
+}
+
+void Predictor::Mirror(const InferRequest& request, const Resolution& resolution,
+                       const std::vector<size_t>& arms) {
+  for (size_t arm : arms) {
+    const RouteTarget& target = resolution.route->targets[arm];
+    auto copy = std::make_shared<InferRequest>(request);
+    Resolution shadow{resolution.route, arm, std::nullopt, resolution.request_timeout_ms, {}};
+    bool queued =
+        shadows_.TrySubmit([this, copy, shadow, unit = std::string(resolution.unit)]() mutable {
+          // The unit outlives the original request here, in the task's own copy.
+          shadow.unit = unit;
+          copy->received = std::chrono::steady_clock::now();
+          copy->deadline.reset();
+          auto answered = *RunOn(*copy, shadow, Mode::kMayBlock, true);
+          const RouteTarget& mirrored = shadow.target();
+          mirrored.stats->RecordShadow(answered.has_value());
+          if (!answered) {
+            const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - copy->received);
+            RecordFailure(*copy, shadow, answered.error(), latency.count(), true);
+          }
+        });
+    if (!queued) target.stats->RecordShadowDropped();
+  }
+}
+
+std::optional<Result<InferResponse>> Predictor::RunOn(InferRequest& request,
+                                                      const Resolution& resolution, Mode mode,
+                                                      bool shadow) {
+  auto acquired = Acquire(resolution, mode);
   if (!acquired) return std::nullopt;
   if (!*acquired) return std::unexpected(acquired->error());
   std::shared_ptr<ServedModel> served = **acquired;
   if (mode == Mode::kNeverBlock && served->batches()) return std::nullopt;
-  const Route* route = (*resolution)->route.get();
+  const Route* route = resolution.route.get();
   const ResolvedFeatureService* features = route ? route->features.get() : nullptr;
   if (mode == Mode::kNeverBlock && features && features->remote()) return std::nullopt;
 
@@ -293,9 +361,8 @@ std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode 
     inputs = request.inputs.front().values;
   }
   FALAJ_RETURN_IF_ERROR(CheckOutputs(request, *served));
-  if ((*resolution)->request_timeout_ms > 0 && !request.deadline) {
-    request.deadline =
-        request.received + std::chrono::milliseconds((*resolution)->request_timeout_ms);
+  if (resolution.request_timeout_ms > 0 && !request.deadline) {
+    request.deadline = request.received + std::chrono::milliseconds(resolution.request_timeout_ms);
   }
   FALAJ_ASSIGN_OR_RETURN(auto values, served->Predict(inputs, rows, request.deadline));
   InferResponse response;
@@ -304,6 +371,7 @@ std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode 
   response.model_version = std::to_string(served->spec().version);
   response.served_model = served->spec().model;
   response.endpoint = served->spec().endpoint;
+  response.arm = resolution.target().arm;
   InferOutput& output = response.outputs.emplace_back();
   output.name = served->output_name();
   const size_t width = served->runtime().num_outputs();
@@ -319,6 +387,9 @@ std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode 
     record.endpoint = response.endpoint;
     record.model = response.served_model;
     record.version = served->spec().version;
+    record.arm = response.arm;
+    record.shadow = shadow;
+    record.unit_key = std::string(resolution.unit);
     record.request_id = response.id;
     record.timestamp_ms = WallClockMs(request.received);
     record.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();

@@ -13,6 +13,11 @@
 // feature definitions change); its requests carry entity keys, and the model's rows are built
 // from the online store's features (feature_provider.h).
 //
+// Traffic policies (traffic_router.h): a request picks its arm by its unit's sticky assignment or
+// by weight; every answer names its arm; each arm's requests, errors and latency are counted
+// (arm_stats.h), failures included; a share of requests is mirrored to shadow arms on a small
+// bounded pool (shadow_pool.h) whose answers only reach the prediction sink.
+//
 // Thread-safety: every method may be called concurrently, except SetFeatureProvider and
 // SetDeploymentGuard and SetPredictionSink, which are called once before any other.
 #pragma once
@@ -24,17 +29,22 @@
 #include <optional>
 #include <string>
 
+#include "serving/arm_stats.h"
 #include "serving/endpoint_store.h"
 #include "serving/feature_provider.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
 #include "serving/prediction_record.h"
+#include "serving/shadow_pool.h"
+#include "serving/traffic_router.h"
 
 namespace falaj::serving {
 
 class Predictor final : public InferenceService {
  public:
   static constexpr std::chrono::milliseconds kResolutionTtl{1000};
+  static constexpr int kShadowWorkers = 2;
+  static constexpr size_t kShadowCapacity = 64;
 
   // Nothing is owned; everything must outlive the predictor.
   Predictor(EndpointStore& endpoints, registry::ModelRegistry& registry, ModelManager& models);
@@ -65,6 +75,9 @@ class Predictor final : public InferenceService {
   // The load specs an endpoint's targets resolve to now (for its status in the API).
   Result<std::vector<LoadSpec>> TargetSpecs(std::string_view project, std::string_view endpoint);
 
+  // The per-arm counters of this process (for the traffic API and the canary controller).
+  ArmStatsRegistry& arm_stats() { return arm_stats_; }
+
  private:
   // How a served name routes, remembered for kResolutionTtl: an endpoint's targets with their
   // resolved versions (load keys computed once), or a model's default version.
@@ -74,11 +87,15 @@ class Predictor final : public InferenceService {
     int64_t weight = 1;
     // Identifies the target across version moves, for hot swap; empty for a pinned version.
     std::string target_key;
+    std::string arm;                     // the endpoint's arm name; "" for a model
+    std::shared_ptr<ArmCounters> stats;  // null for a model
   };
   struct Route {
     bool endpoint = false;
     std::string endpoint_name;
     std::vector<RouteTarget> targets;
+    std::vector<int64_t> weights;  // the targets' current shares
+    TrafficRouter router;
     int64_t request_timeout_ms = 0;
     // The endpoint's feature service, resolved; null when requests carry the model's rows.
     std::string feature_service;
@@ -92,17 +109,30 @@ class Predictor final : public InferenceService {
     size_t index = 0;
     std::optional<RouteTarget> pinned;
     int64_t request_timeout_ms = 0;
+    std::string_view unit;  // the sticky-assignment unit, into the request's parameters
     const RouteTarget& target() const { return pinned ? *pinned : route->targets[index]; }
   };
   enum class Mode { kMayBlock, kNeverBlock };
 
   static Resolution Pinned(LoadSpec spec);
-  // nullopt (only in kNeverBlock mode) when answering would need storage or a load.
+  // nullopt (only in kNeverBlock mode) when answering would need storage or a load. `request`
+  // (null for metadata and readiness) carries the unit of sticky assignment.
   std::optional<Result<Resolution>> Resolve(std::string_view project, std::string_view name,
-                                            std::optional<int64_t> version, Mode mode);
+                                            std::optional<int64_t> version, Mode mode,
+                                            const InferRequest* request = nullptr);
   std::optional<Result<std::shared_ptr<ServedModel>>> Acquire(const Resolution& resolution,
                                                               Mode mode);
   std::optional<Result<InferResponse>> Run(InferRequest& request, Mode mode);
+  // Runs the request on the resolved target; `shadow` marks a mirrored call in its record.
+  std::optional<Result<InferResponse>> RunOn(InferRequest& request, const Resolution& resolution,
+                                             Mode mode, bool shadow);
+  // Hands a failed routed prediction to the sink when it samples it.
+  void RecordFailure(const InferRequest& request, const Resolution& resolution, const Error& error,
+                     int64_t latency_us, bool shadow);
+  // Runs copies of the request on the shadow arms, off the caller's path (dropped and counted
+  // when the pool is full).
+  void Mirror(const InferRequest& request, const Resolution& resolution,
+              const std::vector<size_t>& arms);
   // The endpoint's feature service for its route (UNAVAILABLE with the reason when it no longer
   // resolves).
   Status ResolveFeatures(std::string_view project, const Endpoint& endpoint, Route& route);
@@ -124,6 +154,9 @@ class Predictor final : public InferenceService {
   std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes_;
   // target_key → the spec (and its key) that last served it, for hot swaps.
   std::map<std::string, std::pair<LoadSpec, std::string>, std::less<>> serving_;
+  ArmStatsRegistry arm_stats_;
+  // Last: its workers finish their shadow calls before the rest of the predictor goes.
+  ShadowPool shadows_{kShadowWorkers, kShadowCapacity};
 };
 
 }  // namespace falaj::serving

@@ -31,8 +31,9 @@ def test_endpoint_lifecycle_through_the_cli(server, home):
     created = run_json(server, home, "endpoints", "create", "clip", "web", "--target", "m:1=90",
                        "--target", "m@champion=10", "--max-batch-size", "8",
                        "--idle-unload-seconds", "600")
-    assert created["targets"] == [{"model": "m", "version": 1, "weight": 90},
-                                  {"model": "m", "alias": "champion", "weight": 10}]
+    assert created["targets"] == [{"name": "m:v1", "model": "m", "version": 1, "weight": 90},
+                                  {"name": "m@champion", "model": "m", "alias": "champion",
+                                   "weight": 10}]
     assert created["batching"]["max_batch_size"] == 8 and created["idle_unload_seconds"] == 600
     assert run_json(server, home, "endpoints", "get", "clip", "web")["name"] == "web"
     assert [e["name"] for e in run_json(server, home, "endpoints", "list", "clip")] == ["web"]
@@ -47,7 +48,7 @@ def test_endpoint_lifecycle_through_the_cli(server, home):
 
     updated = run_json(server, home, "endpoints", "update", "clip", "web", "--target", "m:2",
                        "--runtime", "linear")
-    assert updated["targets"] == [{"model": "m", "version": 2, "weight": 1}]
+    assert updated["targets"] == [{"name": "m:v2", "model": "m", "version": 2, "weight": 1}]
     assert updated["runtime"] == "linear"
     deleted = run(server, home, "endpoints", "delete", "clip", "web")
     assert deleted.returncode == 0 and "deleted endpoint web" in deleted.stdout

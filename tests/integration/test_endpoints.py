@@ -49,7 +49,8 @@ def test_traffic_splits_by_weight_and_the_answer_names_its_version(served):
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["model_name"] == f"{PROJECT}.split"
-        assert body["parameters"] == {"served_model": "m", "endpoint": "split"}
+        assert body["parameters"] == {"served_model": "m", "endpoint": "split",
+                                      "arm": f"m:v{body['model_version']}"}
         expected = V1 if body["model_version"] == "1" else V2
         assert body["outputs"][0]["data"][0] == pytest.approx(logistic(*expected, ROW), rel=1e-6)
         counts[body["model_version"]] += 1
@@ -154,7 +155,8 @@ def test_endpoints_are_listed_read_updated_and_deleted(served):
     updated = served.request("PUT", path, json={"targets": [{"model": "m", "version": 2}],
                                                 "runtime": "linear"})
     assert updated.status_code == 200, updated.text
-    assert updated.json()["targets"] == [{"model": "m", "version": 2, "weight": 1}]
+    assert updated.json()["targets"] == [{"name": "m:v2", "model": "m", "version": 2,
+                                          "weight": 1}]
     assert "feature_service" not in updated.json()  # only endpoints that name one carry it
     wait_until(lambda: infer(served, "pinned").json()["model_version"] == "2", 30,
                message="the update to take effect")

@@ -145,7 +145,7 @@ def test_json_requests_with_entity_ids_only_match_xgboost(server, world, cancer,
     response = infer_json(server, world, endpoint, [key_input(ids_with_unknown(cancer))])
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["parameters"] == {"served_model": "diag", "endpoint": endpoint}
+    assert body["parameters"] == {"served_model": "diag", "endpoint": endpoint, "arm": "diag:v1"}
     output = body["outputs"][0]
     assert output["shape"] == [len(cancer["ids"]) + 1]
     check(output["data"], world, cancer)

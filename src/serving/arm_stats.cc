@@ -1,0 +1,124 @@
+#include "serving/arm_stats.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace falaj::serving {
+namespace {
+
+constexpr double kFirstBoundUs = 10;
+constexpr double kGrowth = 1.25;
+
+double UpperBoundUs(size_t bucket) { return kFirstBoundUs * std::pow(kGrowth, bucket); }
+
+}  // namespace
+
+void LatencyHistogram::Record(int64_t micros) noexcept {
+  size_t bucket = 0;
+  if (micros > kFirstBoundUs) {
+    const double index = std::ceil(std::log(micros / kFirstBoundUs) / std::log(kGrowth));
+    bucket = std::min(kBuckets - 1, static_cast<size_t>(index));
+  }
+  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+}
+
+int64_t LatencyHistogram::count() const noexcept {
+  int64_t total = 0;
+  for (const auto& bucket : buckets_) total += bucket.load(std::memory_order_relaxed);
+  return total;
+}
+
+double LatencyHistogram::QuantileMs(double q) const noexcept {
+  std::array<int64_t, kBuckets> counts;
+  int64_t total = 0;
+  for (size_t i = 0; i < kBuckets; ++i) {
+    counts[i] = buckets_[i].load(std::memory_order_relaxed);
+    total += counts[i];
+  }
+  if (total == 0) return 0;
+  const auto rank = static_cast<int64_t>(std::ceil(q * static_cast<double>(total)));
+  int64_t seen = 0;
+  for (size_t i = 0; i < kBuckets; ++i) {
+    seen += counts[i];
+    if (seen >= rank) return UpperBoundUs(i) / 1000;
+  }
+  return UpperBoundUs(kBuckets - 1) / 1000;
+}
+
+void LatencyHistogram::Reset() noexcept {
+  for (auto& bucket : buckets_) bucket.store(0, std::memory_order_relaxed);
+}
+
+void ArmCounters::Record(bool ok, int64_t latency_us) noexcept {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  step_requests_.fetch_add(1, std::memory_order_relaxed);
+  if (!ok) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    step_errors_.fetch_add(1, std::memory_order_relaxed);
+  }
+  step_latency_.Record(latency_us);
+}
+
+void ArmCounters::RecordShadow(bool ok) noexcept {
+  shadow_requests_.fetch_add(1, std::memory_order_relaxed);
+  if (!ok) shadow_errors_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ArmCounters::RecordShadowDropped() noexcept {
+  shadow_dropped_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ArmCounters::ResetStep() noexcept {
+  step_requests_.store(0, std::memory_order_relaxed);
+  step_errors_.store(0, std::memory_order_relaxed);
+  step_latency_.Reset();
+}
+
+ArmSnapshot ArmCounters::Snapshot(std::string arm) const {
+  ArmSnapshot snapshot;
+  snapshot.arm = std::move(arm);
+  snapshot.requests = requests_.load(std::memory_order_relaxed);
+  snapshot.errors = errors_.load(std::memory_order_relaxed);
+  snapshot.step_requests = step_requests_.load(std::memory_order_relaxed);
+  snapshot.step_errors = step_errors_.load(std::memory_order_relaxed);
+  snapshot.step_p99_ms = step_latency_.QuantileMs(0.99);
+  snapshot.shadow_requests = shadow_requests_.load(std::memory_order_relaxed);
+  snapshot.shadow_errors = shadow_errors_.load(std::memory_order_relaxed);
+  snapshot.shadow_dropped = shadow_dropped_.load(std::memory_order_relaxed);
+  return snapshot;
+}
+
+std::string ArmStatsRegistry::Key(std::string_view project, std::string_view endpoint,
+                                  std::string_view arm) {
+  return fmt::format("{}\x1f{}\x1f{}", project, endpoint, arm);
+}
+
+std::shared_ptr<ArmCounters> ArmStatsRegistry::For(std::string_view project,
+                                                   std::string_view endpoint,
+                                                   std::string_view arm) {
+  std::string key = Key(project, endpoint, arm);
+  std::lock_guard lock(mutex_);
+  auto& counters = arms_[std::move(key)];
+  if (!counters) counters = std::make_shared<ArmCounters>();
+  return counters;
+}
+
+std::vector<ArmSnapshot> ArmStatsRegistry::Snapshot(std::string_view project,
+                                                    std::string_view endpoint,
+                                                    const std::vector<std::string>& arms) {
+  std::vector<ArmSnapshot> snapshots;
+  for (const auto& arm : arms) snapshots.push_back(For(project, endpoint, arm)->Snapshot(arm));
+  return snapshots;
+}
+
+void ArmStatsRegistry::ResetStep(std::string_view project, std::string_view endpoint) {
+  const std::string prefix = fmt::format("{}\x1f{}\x1f", project, endpoint);
+  std::lock_guard lock(mutex_);
+  for (auto it = arms_.lower_bound(prefix); it != arms_.end() && it->first.starts_with(prefix);
+       ++it) {
+    it->second->ResetStep();
+  }
+}
+
+}  // namespace falaj::serving
