@@ -11,6 +11,9 @@ namespace {
 
 const Columns kEndpointColumns = {"name", "runtime", "targets", "updated_at"};
 const Columns kStatusColumns = {"model", "version", "state", "runtime", "reason"};
+const Columns kArmColumns = {"arm",         "model",           "version",
+                             "weight",      "requests",        "errors",
+                             "step_p99_ms", "shadow_requests", "shadow_dropped"};
 
 struct EndpointArgs {
   std::string project;
@@ -24,6 +27,8 @@ struct EndpointArgs {
   int64_t idle_unload_seconds = 0;
   int64_t request_timeout_ms = 0;
   std::string feature_service;
+  std::string traffic;  // the traffic policy as JSON text
+  std::string arm;      // promote / rollback
 };
 
 bool ParseInteger(std::string_view text, int64_t& value) {
@@ -31,14 +36,23 @@ bool ParseInteger(std::string_view text, int64_t& value) {
   return error == std::errc() && end == text.data() + text.size();
 }
 
-// MODEL:VERSION[=WEIGHT] or MODEL@ALIAS[=WEIGHT] → the API's target object.
+// [ARM=]MODEL:VERSION[=WEIGHT] or [ARM=]MODEL@ALIAS[=WEIGHT] → the API's target object. Model
+// names hold no ':' or '@', so a first part without them is the arm's name.
 Result<nlohmann::json> ParseTarget(std::string_view text) {
   auto invalid = [&] {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "target '{}' must be MODEL:VERSION or MODEL@ALIAS, optionally =WEIGHT", text);
+                     "target '{}' must be [ARM=]MODEL:VERSION or [ARM=]MODEL@ALIAS, optionally "
+                     "=WEIGHT",
+                     text);
   };
   nlohmann::json target;
   std::string_view spec = text;
+  if (auto equals = spec.find('=');
+      equals != std::string_view::npos && spec.substr(0, equals).find_first_of(":@") == spec.npos) {
+    if (equals == 0) return invalid();
+    target["name"] = std::string(spec.substr(0, equals));
+    spec = spec.substr(equals + 1);
+  }
   if (auto equals = spec.rfind('='); equals != std::string_view::npos) {
     int64_t weight = 0;
     if (!ParseInteger(spec.substr(equals + 1), weight)) return invalid();
@@ -77,6 +91,13 @@ Result<std::string> EndpointBody(const EndpointArgs& args) {
                          {"idle_unload_seconds", args.idle_unload_seconds},
                          {"request_timeout_ms", args.request_timeout_ms}};
   if (!args.feature_service.empty()) body["feature_service"] = args.feature_service;
+  if (!args.traffic.empty()) {
+    auto traffic = nlohmann::json::parse(args.traffic, nullptr, false);
+    if (traffic.is_discarded()) {
+      return MakeError(ErrorCode::kInvalidArgument, "--traffic is not valid JSON");
+    }
+    body["traffic"] = std::move(traffic);
+  }
   return body.dump();
 }
 
@@ -91,8 +112,14 @@ CLI::App* AddEndpointCommand(CLI::App* endpoints, const char* name, const char* 
 void AddDefinitionOptions(CLI::App* command, EndpointArgs& args) {
   command
       ->add_option("--target", args.targets,
-                   "MODEL:VERSION or MODEL@ALIAS, optionally =WEIGHT (repeat for a traffic split)")
+                   "[ARM=]MODEL:VERSION or [ARM=]MODEL@ALIAS, optionally =WEIGHT (repeat for a "
+                   "traffic split); ARM names the arm (default MODEL:vVERSION or MODEL@ALIAS)")
       ->required();
+  command->add_option(
+      "--traffic", args.traffic,
+      "The traffic policy as JSON: {\"assignment\": {\"unit_key\": \"user_id\"}, \"shadow\": "
+      "[{\"arm\": A, \"percent\": P}], \"canary\": {\"arm\": A, \"baseline\": B, \"steps\": "
+      "[5, 25, 100], \"step_seconds\": 600, \"guardrails\": {...}}} (see docs/serving.md)");
   command->add_option("--description", args.description, "What the endpoint is for");
   command->add_option("--runtime", args.runtime, "auto, trees, xgboost or linear")
       ->check(CLI::IsMember({"auto", "trees", "xgboost", "linear"}));
@@ -109,6 +136,14 @@ void AddDefinitionOptions(CLI::App* command, EndpointArgs& args) {
   command->add_option("--feature-service", args.feature_service,
                       "A feature service of the project: requests then carry its entity keys and "
                       "the server fetches the features");
+}
+
+// An endpoint's traffic view: its arms as a table, or all of it (policy, canary state) as JSON or
+// YAML.
+int PrintTraffic(const ClientContext& context, const Result<nlohmann::json>& view) {
+  if (!view) return Report(view.error());
+  if (context.format != OutputFormat::kTable) return PrintItem(context, *view, {});
+  return PrintList(context, (*view)["arms"], kArmColumns);
 }
 
 }  // namespace
@@ -159,6 +194,35 @@ void AddEndpointCommands(CLI::App& app, CommandTable& table) {
         if (!status) return Report(status.error());
         return PrintList(context, (*status)["targets"], kStatusColumns);
       });
+  table.AddClient(
+      AddEndpointCommand(endpoints, "traffic",
+                         "Each arm's weight and this server's counters (requests, errors, p99 of "
+                         "the canary step, shadow calls); JSON output adds the policy and the "
+                         "canary's state",
+                         args, true),
+      [&args](const ClientContext& context) {
+        auto view = Call(context, "GET",
+                         ApiPath({"projects", args.project, "endpoints", args.name, "traffic"}));
+        return PrintTraffic(context, view);
+      });
+  for (const bool promote : {true, false}) {
+    CLI::App* command = AddEndpointCommand(
+        endpoints, promote ? "promote" : "rollback",
+        promote ? "Send all of the endpoint's traffic to ARM, ending any canary ramp and shadow"
+                : "Send all traffic back to ARM (default: the ramping canary's baseline), ending "
+                  "the ramp and any shadow",
+        args, true);
+    command->add_option("arm", args.arm, "The arm to send all traffic to")->required(promote);
+    table.AddClient(command, [&args, promote](const ClientContext& context) {
+      nlohmann::json body = nlohmann::json::object();
+      if (!args.arm.empty()) body["arm"] = args.arm;
+      auto view = Call(context, "POST",
+                       ApiPath({"projects", args.project, "endpoints", args.name, "traffic",
+                                promote ? "promote" : "rollback"}),
+                       body.dump());
+      return PrintTraffic(context, view);
+    });
+  }
 }
 
 }  // namespace falaj::cli

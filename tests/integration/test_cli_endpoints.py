@@ -1,6 +1,7 @@
 """The `falaj endpoints` client commands against a real server: an endpoint is created with a
 traffic split given as MODEL:VERSION=WEIGHT and MODEL@ALIAS, read, listed, updated, its status
-shows each target ready after a request, and bad targets are refused before anything is sent."""
+shows each target ready after a request, bad targets are refused before anything is sent, and
+traffic, promote and rollback show and move an endpoint's traffic."""
 
 from __future__ import annotations
 
@@ -56,10 +57,38 @@ def test_endpoint_lifecycle_through_the_cli(server, home):
 
 
 def test_bad_targets_and_options_are_refused_before_sending(server, home):
-    for target in ("m", "m:one", "m:1=heavy", ":1", "@live"):
+    for target in ("m", "m:one", "m:1=heavy", ":1", "@live", "=m:1", "arm=m"):
         result = run(server, home, "endpoints", "create", "clip", "x", "--target", target)
         assert result.returncode == 2, (target, result.stdout, result.stderr)
-        assert "MODEL:VERSION or MODEL@ALIAS" in result.stderr
+        assert "MODEL:VERSION or [ARM=]MODEL@ALIAS" in result.stderr
     result = run(server, home, "endpoints", "create", "clip", "x", "--target", "m:1",
                  "--runtime", "onnx")
     assert result.returncode == 2
+
+
+def test_traffic_promote_and_rollback_through_the_cli(server, home):
+    assert server.post("/api/v1/projects",
+                       json={"name": "clit", "region": "uae-north"}).status_code == 201
+    register_version(server, "clit", "m", linear_artifact([1.0, -1.0], 0.0), "linear")
+    register_version(server, "clit", "m", linear_artifact([0.5, 0.5], 0.0), "linear")
+    policy = {"assignment": {"unit_key": "user_id"},
+              "canary": {"arm": "new", "baseline": "old", "steps": [10, 100],
+                         "step_seconds": 3600}}
+    created = run_json(server, home, "endpoints", "create", "clit", "ab", "--target", "old=m:1",
+                       "--target", "new=m:2=0", "--traffic", json.dumps(policy))
+    assert [t["name"] for t in created["targets"]] == ["old", "new"]
+    assert created["traffic"]["assignment"] == {"unit_key": "user_id", "required": False}
+    view = run_json(server, home, "endpoints", "traffic", "clit", "ab")
+    assert {a["arm"]: a["weight"] for a in view["arms"]} == {"old": 9000, "new": 1000}
+    assert view["policy"]["canary_state"]["status"] == "ramping"
+    table = run(server, home, "endpoints", "traffic", "clit", "ab")
+    assert table.returncode == 0 and "SHADOW_REQUESTS" in table.stdout
+    rolled = run_json(server, home, "endpoints", "rollback", "clit", "ab")
+    assert rolled["policy"]["canary_state"]["status"] == "rolled_back"
+    promoted = run_json(server, home, "endpoints", "promote", "clit", "ab", "new")
+    assert {a["arm"]: a["weight"] for a in promoted["arms"]} == {"old": 0, "new": 1}
+    unknown = run(server, home, "endpoints", "promote", "clit", "ab", "ghost")
+    assert unknown.returncode != 0 and "no arm 'ghost'" in unknown.stderr
+    bad = run(server, home, "endpoints", "update", "clit", "ab", "--target", "m:1",
+              "--traffic", "{not json")
+    assert bad.returncode == 2 and "--traffic" in bad.stderr
