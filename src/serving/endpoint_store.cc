@@ -297,10 +297,8 @@ Result<Endpoint> EndpointStore::Create(Endpoint endpoint) {
 Result<Endpoint> EndpointStore::Update(Endpoint endpoint) {
   // Validated before the read as well, so a bad body is refused as such even for a missing
   // endpoint (and the traffic policy once its state is carried over, in Mutate).
-  TrafficPolicy proposed = endpoint.traffic;
-  proposed.canary_state.reset();
   Endpoint checked = endpoint;
-  checked.traffic = proposed;
+  CarryCanaryState(nullptr, checked.traffic, 0);
   FALAJ_RETURN_IF_ERROR(Validate(checked));
   return Mutate(endpoint.project, endpoint.name, [&](Endpoint& existing) {
     const TrafficPolicy previous = std::move(existing.traffic);

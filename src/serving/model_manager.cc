@@ -23,6 +23,24 @@ std::string SignatureName(const nlohmann::json& signature, std::string_view side
   return std::string(fallback);
 }
 
+// The feature names of the signature's first input ("features", as training writes them); empty
+// when it names none.
+std::vector<std::string> SignatureFeatures(const nlohmann::json& signature) {
+  std::vector<std::string> names;
+  auto tensors = signature.find("inputs");
+  if (tensors == signature.end() || !tensors->is_array() || tensors->empty() ||
+      !tensors->front().is_object()) {
+    return names;
+  }
+  auto features = tensors->front().find("features");
+  if (features == tensors->front().end() || !features->is_array()) return names;
+  for (const auto& name : *features) {
+    if (!name.is_string()) return {};
+    names.push_back(name.get<std::string>());
+  }
+  return names;
+}
+
 // The file a runtime loads: the only one, or — for versions registered through MLflow, which
 // also carry MLmodel, requirements.txt … — the one their lineage names as the model's data.
 Result<std::string> ModelFile(const registry::ModelVersion& version) {
@@ -205,10 +223,11 @@ Result<std::shared_ptr<ServedModel>> ModelManager::LoadNow(const LoadSpec& spec)
                              {"model", spec.project + "." + spec.model},
                              {"version", spec.version},
                              {"runtime", (*runtime)->runtime()}});
-  return std::make_shared<ServedModel>(
-      spec, std::shared_ptr<const LoadedModel>(std::move(*runtime)),
-      SignatureName(described.signature, "inputs", ""),
-      SignatureName(described.signature, "outputs", "predict"), metrics_);
+  return std::make_shared<ServedModel>(spec,
+                                       std::shared_ptr<const LoadedModel>(std::move(*runtime)),
+                                       SignatureName(described.signature, "inputs", ""),
+                                       SignatureName(described.signature, "outputs", "predict"),
+                                       SignatureFeatures(described.signature), metrics_);
 }
 
 void ModelManager::LoadInBackground(const LoadSpec& spec) {

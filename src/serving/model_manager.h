@@ -65,8 +65,11 @@ struct ServingMetrics {
 // A loaded, warmed-up model version and everything a request needs to run on it.
 class ServedModel {
  public:
+  // `feature_names` come from the version's signature; when they do not match the model's
+  // width, the features are named "f0", "f1", …
   ServedModel(LoadSpec spec, std::shared_ptr<const LoadedModel> runtime, std::string input_name,
-              std::string output_name, ServingMetrics& metrics);
+              std::string output_name, std::vector<std::string> feature_names,
+              ServingMetrics& metrics);
   ~ServedModel();
 
   const LoadSpec& spec() const { return spec_; }
@@ -75,6 +78,8 @@ class ServedModel {
   // "" — any name — and "predict" when it names none).
   const std::string& input_name() const { return input_name_; }
   const std::string& output_name() const { return output_name_; }
+  // One name per input feature, in order (for prediction records).
+  const std::vector<std::string>& feature_names() const { return feature_names_; }
   bool batches() const { return batcher_ != nullptr; }
 
   // Predicts rows × num_features values (through the batcher when the spec batches) and records
@@ -92,6 +97,7 @@ class ServedModel {
   const std::shared_ptr<const LoadedModel> runtime_;
   const std::string input_name_;
   const std::string output_name_;
+  std::vector<std::string> feature_names_;  // set in the constructor, then never changed
   std::unique_ptr<DynamicBatcher> batcher_;
   mutable std::atomic<int64_t> last_used_ns_{0};
   metrics::Counter& ok_;

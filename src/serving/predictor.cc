@@ -288,7 +288,7 @@ std::optional<Result<InferResponse>> Predictor::Run(InferRequest& request, Mode 
     target.stats->Record(answered->has_value(), latency.count());
     if (!*answered) RecordFailure(request, resolved, answered->error(), latency.count(), false);
   }
-  if (mirrored) Mirror(*mirrored, resolved, mirrors);
+  if (mirrored) Mirror(std::move(*mirrored), resolved, mirrors);
   return answered;
 }
 
@@ -311,11 +311,14 @@ void Predictor::RecordFailure(const InferRequest& request, const Resolution& res
   sink_->Offer(std::move(record));
 }
 
-void Predictor::Mirror(const InferRequest& request, const Resolution& resolution,
+void Predictor::Mirror(InferRequest&& request, const Resolution& resolution,
                        const std::vector<size_t>& arms) {
-  for (size_t arm : arms) {
+  for (size_t i = 0; i < arms.size(); ++i) {
+    const size_t arm = arms[i];
     const RouteTarget& target = resolution.route->targets[arm];
-    auto copy = std::make_shared<InferRequest>(request);
+    // The last mirror takes the request itself; the others get copies.
+    auto copy = i + 1 == arms.size() ? std::make_shared<InferRequest>(std::move(request))
+                                     : std::make_shared<InferRequest>(request);
     Resolution shadow{resolution.route, arm, std::nullopt, resolution.request_timeout_ms, {}};
     bool queued =
         shadows_.TrySubmit([this, copy, shadow, unit = std::string(resolution.unit)]() mutable {
@@ -394,9 +397,7 @@ std::optional<Result<InferResponse>> Predictor::RunOn(InferRequest& request,
     record.timestamp_ms = WallClockMs(request.received);
     record.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
     record.rows = rows;
-    const size_t features = served->runtime().num_features();
-    record.feature_names.reserve(features);
-    for (size_t i = 0; i < features; ++i) record.feature_names.push_back(fmt::format("f{}", i));
+    record.feature_names = served->feature_names();
     record.inputs.assign(inputs.begin(), inputs.end());
     record.outputs = output.data;
     record.output_width = width;

@@ -131,7 +131,7 @@ class Predictor final : public InferenceService {
                      int64_t latency_us, bool shadow);
   // Runs copies of the request on the shadow arms, off the caller's path (dropped and counted
   // when the pool is full).
-  void Mirror(const InferRequest& request, const Resolution& resolution,
+  void Mirror(InferRequest&& request, const Resolution& resolution,
               const std::vector<size_t>& arms);
   // The endpoint's feature service for its route (UNAVAILABLE with the reason when it no longer
   // resolves).

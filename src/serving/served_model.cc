@@ -1,4 +1,6 @@
 // ServedModel and the serving metric families: one loaded model version at work.
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "serving/dynamic_batcher.h"
@@ -41,11 +43,13 @@ ServingMetrics::ServingMetrics(metrics::Registry& registry)
                                        {"endpoint", "model", "version"}, BatchRowBuckets())) {}
 
 ServedModel::ServedModel(LoadSpec spec, std::shared_ptr<const LoadedModel> runtime,
-                         std::string input_name, std::string output_name, ServingMetrics& metrics)
+                         std::string input_name, std::string output_name,
+                         std::vector<std::string> feature_names, ServingMetrics& metrics)
     : spec_(std::move(spec)),
       runtime_(std::move(runtime)),
       input_name_(std::move(input_name)),
       output_name_(std::move(output_name)),
+      feature_names_(std::move(feature_names)),
       ok_(metrics.requests.WithLabels({spec_.endpoint, spec_.project + "." + spec_.model,
                                        std::to_string(spec_.version), "ok"})),
       failed_(metrics.requests.WithLabels({spec_.endpoint, spec_.project + "." + spec_.model,
@@ -60,6 +64,11 @@ ServedModel::ServedModel(LoadSpec spec, std::shared_ptr<const LoadedModel> runti
           {spec_.endpoint, spec_.project + "." + spec_.model, std::to_string(spec_.version)})),
       request_seconds_(metrics.request_seconds.WithLabels(
           {spec_.endpoint, spec_.project + "." + spec_.model, std::to_string(spec_.version)})) {
+  const size_t width = runtime_->num_features();
+  if (feature_names_.size() != width) {
+    feature_names_.clear();
+    for (size_t i = 0; i < width; ++i) feature_names_.push_back(fmt::format("f{}", i));
+  }
   if (spec_.batching.max_batch_size > 1) {
     BatcherOptions options;
     options.max_batch_size = static_cast<size_t>(spec_.batching.max_batch_size);
