@@ -5,6 +5,13 @@
 #include "common/logging.h"
 
 namespace falaj::serving {
+namespace {
+
+std::string MeasuringKey(const Endpoint& endpoint) {
+  return fmt::format("{}\x1f{}", endpoint.project, endpoint.name);
+}
+
+}  // namespace
 
 CanaryController::CanaryController(EndpointStore& endpoints, EndpointTraffic& traffic,
                                    Predictor& predictor, Audit audit, MonitoredLookup monitored,
@@ -85,7 +92,7 @@ void CanaryController::Judge(const Endpoint& endpoint) {
   ArmStatsRegistry& stats = predictor_.arm_stats();
   // A step this process has not measured yet (new, advanced elsewhere, or after a restart)
   // starts its counters from zero.
-  const std::string key = fmt::format("{}\x1f{}", endpoint.project, endpoint.name);
+  const std::string key = MeasuringKey(endpoint);
   const std::pair<size_t, int64_t> step{state.step, state.step_started_ms};
   if (auto& measuring = measuring_[key]; measuring != step) {
     measuring = step;
@@ -122,6 +129,9 @@ void CanaryController::Advance(const Endpoint& endpoint, size_t step) {
         return Ok();
       });
   if (advanced) {
+    // The new step is measured from now here; other replicas start when they first see it.
+    measuring_[MeasuringKey(endpoint)] = {step + 1, now_ms};
+    predictor_.arm_stats().ResetStep(endpoint.project, endpoint.name);
     predictor_.Forget(endpoint.project);
     log::Info("canary advanced", {{"project", endpoint.project},
                                   {"endpoint", endpoint.name},
