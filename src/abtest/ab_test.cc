@@ -244,8 +244,6 @@ nlohmann::json AbTestToJson(const AbTest& test) {
   json["status"] = TestStatusName(test.status);
   json["weights"] = {{test.control, test.control_weight}, {test.treatment, test.treatment_weight}};
   json["created_by"] = test.created_by;
-  json["created_at_ms"] = test.created_at_ms;
-  json["updated_at_ms"] = test.updated_at_ms;
   return json;
 }
 

@@ -80,7 +80,8 @@ Result<TestStatus> ParseTestStatus(std::string_view name);
 Status Validate(const AbTest& test);
 
 // The definition from a create body (unknown fields refused; server-managed fields refused) and
-// back as JSON, with status and times as stored (milliseconds).
+// back as JSON with the server-managed id, project, status, weights and creator (times are left
+// to the caller, which formats them).
 Result<AbTest> AbTestFromJson(const nlohmann::json& body);
 nlohmann::json AbTestToJson(const AbTest& test);
 // Only the user-supplied part, as in a create body (what the store keeps as the definition).

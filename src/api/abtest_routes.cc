@@ -15,8 +15,6 @@ nlohmann::json Described(const abtest::AbTest& test) {
   nlohmann::json json = abtest::AbTestToJson(test);
   json["created_at"] = TimeOrNull(test.created_at_ms);
   json["updated_at"] = TimeOrNull(test.updated_at_ms);
-  json.erase("created_at_ms");
-  json.erase("updated_at_ms");
   return json;
 }
 

@@ -6,9 +6,11 @@ the server wires at merge and answer 503 until then; stop always works), concurr
 from __future__ import annotations
 
 import concurrent.futures
+import json
 
 import pytest
 
+from conftest import cli
 from serving_helpers import linear_artifact, register_version
 
 PROJECT = "abtesting"
@@ -195,3 +197,52 @@ def test_malformed_create_bodies_and_unknown_tests(served):
         assert missing.status_code == 404 and "no A/B test 'no-such-test'" in error_of(missing)
     assert served.post(f"{BASE}/no-such-test/decision",
                        json={"action": "stop"}).status_code == 404
+
+
+def run_cli(server, home, *args):
+    return cli(args, home, {"FALAJ_URL": server.url, "FALAJ_KEY": server.key})
+
+
+def test_the_cli_creates_reads_decides_and_deletes(served, home):
+    created = run_cli(served, home, "abtests", "create", PROJECT, "cli-test", "--endpoint",
+                      "scoring", "--control", "blue", "--treatment", "green", "--metric",
+                      "clicked:conversion:primary", "--metric",
+                      "latency_ok:conversion:guardrail:0.02", "--metric", "revenue:numeric",
+                      "--mde", "0.1", "--policy", "auto", "-o", "json")
+    assert created.returncode == 0, created.stderr
+    test = json.loads(created.stdout)
+    assert test["policy"] == "auto" and test["minimum_detectable_effect"] == 0.1
+    assert test["metrics"][1] == {"name": "latency_ok", "kind": "conversion", "role": "guardrail",
+                                  "higher_is_better": True, "harm_threshold": 0.02}
+    listed = run_cli(served, home, "abtests", "list", PROJECT)
+    assert listed.returncode == 0 and "cli-test" in listed.stdout and "STATUS" in listed.stdout
+    results = run_cli(served, home, "abtests", "results", PROJECT, "cli-test")
+    assert results.returncode == 0, results.stderr
+    assert "control blue: 0 units" in results.stdout
+    assert "clicked (primary)" in results.stdout and "recommendation: continue" in results.stdout
+    as_json = run_cli(served, home, "abtests", "results", PROJECT, "cli-test", "-o", "json")
+    assert json.loads(as_json.stdout)["recommendation"]["action"] == "continue"
+
+    refused = run_cli(served, home, "abtests", "decide", PROJECT, "cli-test", "promote")
+    assert refused.returncode == 1 and "no traffic control" in refused.stderr
+    stopped = run_cli(served, home, "abtests", "decide", PROJECT, "cli-test", "stop", "--reason",
+                      "done")
+    assert stopped.returncode == 0, stopped.stderr
+    history = run_cli(served, home, "abtests", "decisions", PROJECT, "cli-test", "-o", "json")
+    assert [d["action"] for d in json.loads(history.stdout)] == ["stop"]
+    deleted = run_cli(served, home, "abtests", "delete", PROJECT, "cli-test")
+    assert deleted.returncode == 0 and "deleted A/B test cli-test" in deleted.stdout
+    assert run_cli(served, home, "abtests", "get", PROJECT, "cli-test").returncode == 1
+
+
+def test_the_cli_refuses_bad_metrics_and_actions_before_sending(served, home):
+    bad_metric = run_cli(served, home, "abtests", "create", PROJECT, "x", "--endpoint", "scoring",
+                         "--control", "blue", "--treatment", "green", "--metric", "clicked")
+    assert bad_metric.returncode == 2 and "NAME:KIND" in bad_metric.stderr
+    bad_harm = run_cli(served, home, "abtests", "create", PROJECT, "x", "--endpoint", "scoring",
+                       "--control", "blue", "--treatment", "green", "--metric",
+                       "a:conversion:guardrail:lots")
+    assert bad_harm.returncode == 2 and "not a number" in bad_harm.stderr
+    bad_action = run_cli(served, home, "abtests", "decide", PROJECT, "x", "launch")
+    assert bad_action.returncode == 2
+    assert served.get(f"{BASE}/x").status_code == 404
