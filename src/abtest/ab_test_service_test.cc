@@ -47,6 +47,7 @@ class AbTestServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     service_.reset();
+    audit_.reset();
     tests_.reset();
     metadata_.reset();
     fs::remove_all(directory_);
@@ -57,11 +58,17 @@ class AbTestServiceTest : public ::testing::Test {
     ASSERT_TRUE(store) << store.error().message;
     metadata_ = std::move(*store);
     ASSERT_TRUE(metadata_->Migrate(AbTestStore::Migrations()));
+    ASSERT_TRUE(metadata_->Migrate(security::AuditLog::Migrations()));
     tests_ = std::make_unique<AbTestStore>(*metadata_);
+    audit_ = std::make_unique<security::AuditLog>(*metadata_);
     // Long intervals: the tests flush and evaluate explicitly.
-    service_ = std::make_unique<AbTestService>(
-        *tests_, nullptr, nullptr,
-        AbTestServiceOptions{std::chrono::hours(1), std::chrono::hours(1), 1 << 20});
+    StartService(std::chrono::hours(1));
+  }
+
+  void StartService(std::chrono::milliseconds interval) {
+    service_.reset();
+    service_ = std::make_unique<AbTestService>(*tests_, nullptr, audit_.get(),
+                                               AbTestServiceOptions{interval, interval, 1 << 20});
     service_->SetTrafficControl(&traffic_);
     ASSERT_TRUE(service_->Start());
   }
@@ -131,6 +138,7 @@ class AbTestServiceTest : public ::testing::Test {
   fs::path directory_;
   std::unique_ptr<storage::MetadataStore> metadata_;
   std::unique_ptr<AbTestStore> tests_;
+  std::unique_ptr<security::AuditLog> audit_;
   std::unique_ptr<AbTestService> service_;
   FakeTraffic traffic_;
   int64_t requests_ = 0;
@@ -186,6 +194,7 @@ TEST_F(AbTestServiceTest, AggregatesSurviveARestart) {
   Feed(40, 250, 30, 500);
   Predict("blue", "b0");  // a repeat visit: one more request, no new unit
   service_.reset();       // stops and writes what is buffered
+  audit_.reset();
   tests_.reset();
   metadata_.reset();
   Open();
@@ -216,6 +225,24 @@ TEST_F(AbTestServiceTest, AutoPolicyPromotesAClearWinnerOnceTheMinimumSampleIsRe
   EXPECT_TRUE(decisions->front().automatic);
   EXPECT_EQ(decisions->front().principal, "policy:auto");
   EXPECT_EQ(decisions->front().statistics["recommendation"]["action"], "promote");
+}
+
+TEST_F(AbTestServiceTest, TheBackgroundThreadDecidesAutomaticallyAndAuditsIt) {
+  StartService(std::chrono::milliseconds(10));
+  ASSERT_TRUE(service_->Create(Definition(PolicyMode::kAuto)));
+  Feed(3000, 100, 3000, 200);  // nobody reads the results: the evaluator must act alone
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         service_->Get("p", "colours")->status == TestStatus::kRunning) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(service_->Get("p", "colours")->status, TestStatus::kPromoted);
+  auto records = audit_->Recent(10);
+  ASSERT_TRUE(records);
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->front().principal, "policy:auto");
+  EXPECT_EQ(records->front().action, "abtests.write");
+  EXPECT_EQ(records->front().resource, "/api/v1/projects/p/abtests/colours/decision#promote");
 }
 
 TEST_F(AbTestServiceTest, AutoPolicyRollsBackALoser) {
