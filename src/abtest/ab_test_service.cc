@@ -110,6 +110,7 @@ void AbTestService::OnPrediction(const serving::PredictionRecord& record) {
   // A shadow call's answer never reached the user: it is not an exposure.
   if (record.shadow || record.endpoint.empty() || record.arm.empty()) return;
   std::shared_lock lock(watched_mutex_);
+  if (watched_.empty()) return;  // the usual case: no test running, nothing to allocate
   auto found = watched_.find(WatchKey(record.project, record.endpoint));
   if (found == watched_.end()) return;
   for (const auto& test : found->second) {
@@ -124,6 +125,7 @@ void AbTestService::OnOutcome(const monitoring::OutcomeRecord& outcome) {
   // Only an outcome joined to its prediction knows its arm.
   if (!outcome.joined || outcome.arm.empty()) return;
   std::shared_lock lock(watched_mutex_);
+  if (watched_.empty()) return;
   auto found = watched_.find(WatchKey(outcome.project, outcome.endpoint));
   if (found == watched_.end()) return;
   for (const auto& test : found->second) {

@@ -169,7 +169,8 @@ TEST_F(AbTestServiceTest, ConversionsCountOncePerUnitAndNumericOutcomesEachTime)
   Outcome("blue", "u1", "clicked", 1);
   Outcome("blue", "u1", "clicked", 1);
   Outcome("blue", "u2", "clicked", 0);
-  Outcome("blue", "u2", "clicked", 1);  // u2's first outcome counted; this repeat is not
+  Outcome("blue", "u2", "clicked", 1);  // "no click yet", then a click: u2 converts
+  Outcome("blue", "u2", "clicked", 0);
   Outcome("blue", "u1", "revenue", 2.5);
   Outcome("blue", "u1", "revenue", 1.5);
   Outcome("blue", "u2", "revenue", 7, /*joined=*/false);  // no arm: ignored
@@ -181,7 +182,7 @@ TEST_F(AbTestServiceTest, ConversionsCountOncePerUnitAndNumericOutcomesEachTime)
   ASSERT_TRUE(tally);
   const ArmTally& blue = tally->at("blue");
   EXPECT_EQ(blue.units, 2);
-  EXPECT_EQ(blue.metrics.at("clicked").conversions, 1);
+  EXPECT_EQ(blue.metrics.at("clicked").conversions, 2);
   EXPECT_EQ(blue.metrics.at("clicked").n, 2);
   EXPECT_EQ(blue.metrics.at("revenue").n, 2);
   EXPECT_DOUBLE_EQ(blue.metrics.at("revenue").sum, 4);
@@ -231,18 +232,20 @@ TEST_F(AbTestServiceTest, TheBackgroundThreadDecidesAutomaticallyAndAuditsIt) {
   StartService(std::chrono::milliseconds(10));
   ASSERT_TRUE(service_->Create(Definition(PolicyMode::kAuto)));
   Feed(3000, 100, 3000, 200);  // nobody reads the results: the evaluator must act alone
+  // The audit record is the decision's last step.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline &&
-         service_->Get("p", "colours")->status == TestStatus::kRunning) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(service_->Get("p", "colours")->status, TestStatus::kPromoted);
   auto records = audit_->Recent(10);
+  while (std::chrono::steady_clock::now() < deadline && records && records->empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    records = audit_->Recent(10);
+  }
   ASSERT_TRUE(records);
   ASSERT_EQ(records->size(), 1u);
   EXPECT_EQ(records->front().principal, "policy:auto");
   EXPECT_EQ(records->front().action, "abtests.write");
   EXPECT_EQ(records->front().resource, "/api/v1/projects/p/abtests/colours/decision#promote");
+  EXPECT_EQ(service_->Get("p", "colours")->status, TestStatus::kPromoted);
+  EXPECT_EQ(traffic_.routed, std::vector<std::string>{"green"});
 }
 
 TEST_F(AbTestServiceTest, AutoPolicyRollsBackALoser) {

@@ -68,25 +68,47 @@ Status ApplyExposures(Transaction& tx, const std::vector<ExposureEvent>& exposur
   return Ok();
 }
 
+struct UnitStep {
+  bool observed = false;   // the unit's first outcome for the metric
+  bool converted = false;  // the unit's first non-zero outcome for the metric
+};
+
+// A unit counts once per conversion metric: its first outcome makes it observed, its first
+// non-zero outcome (then or later: "no click yet" may be followed by a click) converts it;
+// repeats change nothing.
+Result<UnitStep> MarkUnit(Transaction& tx, const OutcomeEvent& outcome) {
+  const bool converts = outcome.value != 0;
+  if (converts) {
+    FALAJ_ASSIGN_OR_RETURN(
+        int64_t upgraded,
+        tx.Execute("UPDATE abtest_converted SET converted = 1 WHERE test_id = ? AND metric = ? "
+                   "AND unit = ? AND converted = 0",
+                   {outcome.test_id, outcome.metric, outcome.unit}));
+    if (upgraded == 1) return UnitStep{false, true};
+  }
+  FALAJ_ASSIGN_OR_RETURN(
+      int64_t inserted,
+      tx.Execute("INSERT INTO abtest_converted (test_id, metric, unit, converted) VALUES (?, ?, "
+                 "?, ?) ON CONFLICT (test_id, metric, unit) DO NOTHING",
+                 {outcome.test_id, outcome.metric, outcome.unit, int64_t{converts}}));
+  return UnitStep{inserted == 1, inserted == 1 && converts};
+}
+
 Status ApplyOutcomes(Transaction& tx, const std::vector<OutcomeEvent>& outcomes,
                      const std::set<std::string>& live) {
   std::map<std::tuple<std::string, std::string, std::string>, MetricTally> sums;
   for (const auto& outcome : outcomes) {
     if (!live.contains(outcome.test_id)) continue;
-    if (outcome.kind == MetricKind::kConversion) {
-      // The first outcome of a unit for a conversion metric is its outcome; repeats are ignored.
-      FALAJ_ASSIGN_OR_RETURN(
-          int64_t inserted,
-          tx.Execute("INSERT INTO abtest_converted (test_id, metric, unit) VALUES (?, ?, ?) ON "
-                     "CONFLICT (test_id, metric, unit) DO NOTHING",
-                     {outcome.test_id, outcome.metric, outcome.unit}));
-      if (inserted == 0) continue;
-    }
     MetricTally& tally = sums[{outcome.test_id, outcome.arm, outcome.metric}];
+    if (outcome.kind == MetricKind::kConversion) {
+      FALAJ_ASSIGN_OR_RETURN(UnitStep step, MarkUnit(tx, outcome));
+      tally.n += step.observed;
+      tally.conversions += step.converted;
+      continue;
+    }
     ++tally.n;
     tally.sum += outcome.value;
     tally.sum_squares += outcome.value * outcome.value;
-    if (outcome.value != 0) ++tally.conversions;
   }
   for (const auto& [key, tally] : sums) {
     const auto& [test_id, arm, metric] = key;
@@ -120,7 +142,7 @@ const storage::MigrationSet& AbTestStore::Migrations() {
         "CREATE TABLE abtest_arms (test_id TEXT NOT NULL, arm TEXT NOT NULL, requests BIGINT NOT "
         "NULL, PRIMARY KEY (test_id, arm));"
         "CREATE TABLE abtest_converted (test_id TEXT NOT NULL, metric TEXT NOT NULL, unit TEXT "
-        "NOT NULL, PRIMARY KEY (test_id, metric, unit));"
+        "NOT NULL, converted BIGINT NOT NULL, PRIMARY KEY (test_id, metric, unit));"
         "CREATE TABLE abtest_metrics (test_id TEXT NOT NULL, arm TEXT NOT NULL, metric TEXT NOT "
         "NULL, n BIGINT NOT NULL, sum DOUBLE PRECISION NOT NULL, sum_squares DOUBLE PRECISION NOT "
         "NULL, conversions BIGINT NOT NULL, PRIMARY KEY (test_id, arm, metric));"

@@ -3,8 +3,9 @@
 // sum, sum of squares and conversions of outcomes), and their decision history.
 //
 // Aggregates arrive in batches (EventBatch), each written in one transaction: units and
-// conversions are kept as keys (INSERT … ON CONFLICT DO NOTHING), so a unit is counted once per
-// arm and converts once per metric however often its events repeat, across restarts too.
+// converting units are kept as keys (INSERT … ON CONFLICT DO NOTHING), so a unit is counted once
+// per arm and converts at most once per metric — at its first non-zero outcome — however often
+// its events repeat, across restarts too.
 // Aggregates are keyed by the test's id, never its name, so a test deleted and created again
 // under the same name starts from nothing even if a late batch for the old one lands.
 //
@@ -27,9 +28,9 @@
 namespace falaj::abtest {
 
 struct MetricTally {
-  int64_t n = 0;  // numeric: outcomes; conversion: units with an outcome
-  double sum = 0;
-  double sum_squares = 0;
+  int64_t n = 0;            // numeric: outcomes; conversion: units with an outcome
+  double sum = 0;           // numeric metrics only
+  double sum_squares = 0;   // numeric metrics only
   int64_t conversions = 0;  // conversion metrics: units with a non-zero outcome
 };
 
