@@ -14,7 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Records where traffic was sent; the arms are fixed.
+// Records where traffic was sent (or refuses to send it); the arms are fixed.
 class FakeTraffic final : public serving::TrafficControl {
  public:
   Result<std::vector<serving::ArmWeight>> Arms(std::string_view project,
@@ -26,6 +26,7 @@ class FakeTraffic final : public serving::TrafficControl {
   }
   Status RouteAllTo(std::string_view, std::string_view, std::string_view arm,
                     std::string_view) override {
+    if (refuse) return MakeError(ErrorCode::kUnavailable, "the router is down");
     std::lock_guard lock(mutex);
     routed.emplace_back(arm);
     return Ok();
@@ -33,6 +34,7 @@ class FakeTraffic final : public serving::TrafficControl {
   std::vector<serving::ArmWeight> arms = {{"blue", 50}, {"green", 50}, {"idle", 0}};
   std::mutex mutex;
   std::vector<std::string> routed;
+  bool refuse = false;
 };
 
 class AbTestServiceTest : public ::testing::Test {
@@ -65,10 +67,11 @@ class AbTestServiceTest : public ::testing::Test {
     StartService(std::chrono::hours(1));
   }
 
-  void StartService(std::chrono::milliseconds interval) {
+  void StartService(std::chrono::milliseconds interval, registry::ModelRegistry* models = nullptr,
+                    size_t max_pending = 1 << 20) {
     service_.reset();
-    service_ = std::make_unique<AbTestService>(*tests_, nullptr, audit_.get(),
-                                               AbTestServiceOptions{interval, interval, 1 << 20});
+    service_ = std::make_unique<AbTestService>(
+        *tests_, models, audit_.get(), AbTestServiceOptions{interval, interval, max_pending});
     service_->SetTrafficControl(&traffic_);
     ASSERT_TRUE(service_->Start());
   }
@@ -364,6 +367,78 @@ TEST_F(AbTestServiceTest, ADeletedAndRecreatedTestStartsEmpty) {
   ASSERT_TRUE(service_->Delete("p", "colours"));
   ASSERT_TRUE(service_->Create(Definition()));
   EXPECT_EQ(Results().results.control_units, 0);
+}
+
+TEST_F(AbTestServiceTest, ADecisionWhoseTrafficCannotMoveIsUndone) {
+  ASSERT_TRUE(service_->Create(Definition()));
+  traffic_.refuse = true;
+  auto refused = service_->Decide("p", "colours", "promote", "", "k");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "the router is down");
+  EXPECT_EQ(service_->Get("p", "colours")->status, TestStatus::kRunning);
+  auto decisions = service_->Decisions("p", "colours");
+  ASSERT_TRUE(decisions);
+  ASSERT_EQ(decisions->size(), 1u);
+  EXPECT_EQ(decisions->front().outcome, "traffic not moved: the router is down");
+  Feed(3, 0, 3, 0);  // counting again
+  EXPECT_EQ(Results().results.control_units, 3);
+  traffic_.refuse = false;
+  EXPECT_TRUE(service_->Decide("p", "colours", "promote", "", "k"));
+}
+
+TEST_F(AbTestServiceTest, PromotionMovesTheAliasToTheTreatmentsVersion) {
+  ASSERT_TRUE(metadata_->Migrate(registry::ModelRegistry::Migrations()));
+  auto key = security::SigningKey::Generate();
+  ASSERT_TRUE(key);
+  const std::string blob_uri = "file://" + (directory_ / "blobs").string();
+  registry::ModelRegistry models(
+      *metadata_, [&](std::string_view) { return storage::OpenBlobStore(blob_uri); }, *key);
+  ASSERT_TRUE(models.CreateModel({"p", "ranker", "", {}, "k", 0, 0}));
+  auto blobs = storage::OpenBlobStore(blob_uri);
+  ASSERT_TRUE(blobs);
+  for (const char* weights : {R"({"w": 1})", R"({"w": 2})"}) {
+    auto digest = (*blobs)->Put(weights);
+    ASSERT_TRUE(digest);
+    registry::NewVersion version;
+    version.format = "linear";
+    version.files = {{"model.json", *digest, 0}};
+    ASSERT_TRUE(models.RegisterVersion("p", "ranker", std::move(version)));
+  }
+  ASSERT_TRUE(models.SetAlias("p", "ranker", "champion", 1));
+  StartService(std::chrono::hours(1), &models);
+  service_->SetArmModels([](std::string_view, std::string_view, std::string_view arm) {
+    return Result<std::optional<ArmModel>>(
+        std::optional<ArmModel>(ArmModel{"ranker", arm == "green" ? 2 : 1}));
+  });
+  AbTest test = Definition();
+  test.promote_alias = "champion";
+  ASSERT_TRUE(service_->Create(test));
+  auto promoted = service_->Decide("p", "colours", "promote", "wins", "k");
+  ASSERT_TRUE(promoted) << promoted.error().message;
+  EXPECT_EQ(promoted->outcome,
+            "applied; alias 'champion' of model 'ranker' now points to version 2");
+  EXPECT_EQ(models.ResolveAlias("p", "ranker", "champion").value_or(0), 2);
+  EXPECT_EQ(traffic_.routed, std::vector<std::string>{"green"});
+}
+
+TEST_F(AbTestServiceTest, PromotionWithAnAliasNeedsToKnowTheTreatmentsVersion) {
+  AbTest test = Definition();
+  test.promote_alias = "champion";
+  ASSERT_TRUE(service_->Create(test));
+  auto refused = service_->Decide("p", "colours", "promote", "", "k");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message.find("cannot move alias 'champion'"), std::string::npos);
+  EXPECT_EQ(service_->Get("p", "colours")->status, TestStatus::kRunning);
+  EXPECT_TRUE(traffic_.routed.empty());
+}
+
+TEST_F(AbTestServiceTest, AFullBufferDropsAndCountsInsteadOfGrowing) {
+  StartService(std::chrono::hours(1), nullptr, 10);
+  ASSERT_TRUE(service_->Create(Definition()));
+  Feed(20, 0, 0, 0);  // 40 events: a prediction and an outcome per unit
+  EXPECT_EQ(service_->dropped_events(), 30);
+  EXPECT_EQ(Results().results.control_units, 5);
 }
 
 }  // namespace
