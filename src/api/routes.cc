@@ -1,5 +1,6 @@
 #include "api/routes.h"
 
+#include "api/abtest_routes.h"
 #include "api/access_routes.h"
 #include "api/audit_routes.h"
 #include "api/data_routes.h"
@@ -46,6 +47,7 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
                dependencies.registry, dependencies.artifacts}));
   FALAJ_RETURN_IF_ERROR(AddTrackingRoutes(router, dependencies.tracking));
   FALAJ_RETURN_IF_ERROR(AddJobRoutes(router, dependencies.jobs, dependencies.authorizer));
+  FALAJ_RETURN_IF_ERROR(AddAbTestRoutes(router, dependencies.abtests));
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "abtest/ab_test_service.h"
 #include "api/router.h"
 #include "common/metrics.h"
 #include "data/dataset_store.h"
@@ -65,6 +66,8 @@ struct RouteDependencies {
   // Region of this serving node; "" when undeclared. Initialised so that brace-initialisers
   // stopping before it stay warning-free.
   std::string node_region = {};
+  // A/B tests; null when the server runs without them (their routes then answer UNAVAILABLE).
+  abtest::AbTestService* abtests = nullptr;
 };
 
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies);

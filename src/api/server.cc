@@ -10,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "abtest/ab_test_service.h"
+#include "abtest/ab_test_store.h"
 #include "api/feature_provider_adapter.h"
 #include "api/grpc_server.h"
 #include "api/http_server.h"
@@ -102,6 +104,10 @@ struct Server::Parts {
   std::unique_ptr<security::Authorizer> authorizer;
   std::unique_ptr<security::Authenticator> authenticator;
   std::unique_ptr<projects::ProjectService> projects;
+  // A/B tests: destroyed before the registry, audit log and storage they use (the service
+  // writes its buffered aggregates when it stops).
+  std::unique_ptr<abtest::AbTestStore> abtest_store;
+  std::unique_ptr<abtest::AbTestService> abtests;
   // After every service a job uses (keys, bindings, projects …): destroyed first, so running
   // handlers are cancelled and awaited while those still exist.
   std::unique_ptr<jobs::CommandJobs> command_jobs;
@@ -421,6 +427,20 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->projects->RegisterOwnershipCheck("member role bindings",
                                           security::RoleBindingService::CountInProject);
 
+  // A/B tests (docs/abtest.md). The traffic control that decisions move traffic with, the
+  // prediction log that feeds the listeners and the arm → version lookup are wired at merge.
+  FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(abtest::AbTestStore::Migrations()));
+  parts->abtest_store = std::make_unique<abtest::AbTestStore>(*parts->metadata);
+  parts->abtests = std::make_unique<abtest::AbTestService>(
+      *parts->abtest_store, parts->registry.get(), parts->audit.get());
+  parts->abtests->SetEndpointCheck(
+      [raw](std::string_view project, std::string_view endpoint) -> Status {
+        FALAJ_RETURN_IF_ERROR(raw->endpoints->Get(project, endpoint));
+        return Ok();
+      });
+  parts->projects->RegisterOwnershipCheck("A/B tests", abtest::AbTestStore::CountInProject);
+  FALAJ_RETURN_IF_ERROR(parts->abtests->Start());
+
   auto bootstrapped = parts->keys->Bootstrap(config.security.bootstrap_admin_key);
   if (!bootstrapped) return std::unexpected(bootstrapped.error());
   if (bootstrapped->has_value() && config.security.bootstrap_admin_key.empty()) {
@@ -460,7 +480,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->logged_models,
                                    *parts->jobs,
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
-                                   config.EffectiveNodeRegion()}));
+                                   config.EffectiveNodeRegion(),
+                                   parts->abtests.get()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/abtest_commands.h"
 #include "cli/audit_commands.h"
 #include "cli/command_table.h"
 #include "cli/data_commands.h"
@@ -62,6 +63,7 @@ int Main(int argc, char** argv) {
   AddTrackingCommands(app, table);
   AddJobCommands(app, table);
   AddAuditCommands(app, table);
+  AddAbTestCommands(app, table);
   table.AddLocal(app.add_subcommand("version", "Print the version"), [] {
     std::printf("falaj %s\n", FALAJ_VERSION);
     return 0;
