@@ -14,6 +14,8 @@
 #include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/key_material.h"
+#include "api/monitor_reference_source.h"
+#include "api/monitor_routes.h"
 #include "api/request_pipeline.h"
 #include "api/residency_routes.h"
 #include "api/routes.h"
@@ -32,6 +34,8 @@
 #include "features/training_sets.h"
 #include "jobs/command_job.h"
 #include "jobs/job_service.h"
+#include "monitoring/monitor_service.h"
+#include "monitoring/monitored_values.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -103,6 +107,11 @@ struct Server::Parts {
   std::unique_ptr<training::TuningService> tuning;
   std::unique_ptr<training::TuningJob> tuning_job;
   std::unique_ptr<jobs::JobService> jobs;
+  // Monitors (docs/monitoring.md): after storage, the registry and datasets they read; before the
+  // router whose routes call them.
+  monitoring::MonitoredValues monitored_values;
+  std::unique_ptr<MonitorReferenceSource> monitor_references;
+  std::unique_ptr<monitoring::MonitorService> monitors;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
   std::unique_ptr<security::RateLimiter> tls_refusals;  // audited refused TLS handshakes
@@ -422,6 +431,14 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->jobs,
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
                                    config.EffectiveNodeRegion()}));
+  FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(monitoring::MonitorService::Migrations()));
+  parts->monitor_references = std::make_unique<MonitorReferenceSource>(
+      *parts->registry, artifacts, *parts->endpoints, *parts->datasets);
+  parts->monitors = std::make_unique<monitoring::MonitorService>(
+      *parts->metadata, *parts->monitor_references, parts->monitored_values, parts->metrics,
+      SystemClock::Instance());
+  parts->projects->RegisterOwnershipCheck("monitors", monitoring::MonitorService::CountInProject);
+  FALAJ_RETURN_IF_ERROR(AddMonitorRoutes(parts->router, *parts->monitors));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,
@@ -444,6 +461,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   }
   // Jobs start once the server can answer: a command job talks to it.
   FALAJ_RETURN_IF_ERROR(parts->jobs->Start());
+  FALAJ_RETURN_IF_ERROR(parts->monitors->Start());
   // MQTT sources subscribe once the server can answer; one whose broker is down is retried.
   FALAJ_RETURN_IF_ERROR(parts->mqtt->Start());
   if (config.retention.interval_seconds > 0) {
