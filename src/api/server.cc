@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "api/alert_routes.h"
 #include "api/feature_provider_adapter.h"
 #include "api/grpc_server.h"
 #include "api/http_server.h"
@@ -34,6 +35,8 @@
 #include "features/training_sets.h"
 #include "jobs/command_job.h"
 #include "jobs/job_service.h"
+#include "monitoring/alert_http.h"
+#include "monitoring/alert_service.h"
 #include "monitoring/monitor_service.h"
 #include "monitoring/monitored_values.h"
 #include "projects/project_service.h"
@@ -112,6 +115,9 @@ struct Server::Parts {
   monitoring::MonitoredValues monitored_values;
   std::unique_ptr<MonitorReferenceSource> monitor_references;
   std::unique_ptr<monitoring::MonitorService> monitors;
+  // Alerts (docs/alerts.md): after the jobs their triggers submit, the notifier before the service.
+  std::unique_ptr<monitoring::AlertNotifier> alert_notifier;
+  std::unique_ptr<monitoring::AlertService> alerts;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
   std::unique_ptr<security::RateLimiter> tls_refusals;  // audited refused TLS handshakes
@@ -439,6 +445,17 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       SystemClock::Instance());
   parts->projects->RegisterOwnershipCheck("monitors", monitoring::MonitorService::CountInProject);
   FALAJ_RETURN_IF_ERROR(AddMonitorRoutes(parts->router, *parts->monitors));
+  FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(monitoring::AlertService::Migrations()));
+  parts->alert_notifier = std::make_unique<monitoring::AlertNotifier>(
+      [](const std::string& url, const std::string& body) {
+        return monitoring::PostJson(url, body, std::chrono::seconds(5));
+      },
+      parts->metrics);
+  parts->alerts = std::make_unique<monitoring::AlertService>(
+      *parts->metadata, parts->monitored_values, *parts->jobs, *parts->alert_notifier,
+      SystemClock::Instance(), [raw] { return LocalUrl(raw->config.server, raw->http->port()); });
+  parts->projects->RegisterOwnershipCheck("alert rules", monitoring::AlertService::CountInProject);
+  FALAJ_RETURN_IF_ERROR(AddAlertRoutes(parts->router, *parts->alerts));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,
@@ -462,6 +479,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   // Jobs start once the server can answer: a command job talks to it.
   FALAJ_RETURN_IF_ERROR(parts->jobs->Start());
   FALAJ_RETURN_IF_ERROR(parts->monitors->Start());
+  FALAJ_RETURN_IF_ERROR(parts->alerts->Start());
   // MQTT sources subscribe once the server can answer; one whose broker is down is retried.
   FALAJ_RETURN_IF_ERROR(parts->mqtt->Start());
   if (config.retention.interval_seconds > 0) {
