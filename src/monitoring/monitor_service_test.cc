@@ -5,56 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
-#include <random>
 
 #include "common/random.h"
+#include "monitoring/monitor_test_support.h"
 #include "storage/metadata_store.h"
 
 namespace falaj::monitoring {
 namespace {
-
-class FakeClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() const override {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(now_ms.load()));
-  }
-  std::atomic<int64_t> now_ms{1'000'000};
-};
-
-// A reference of two features over [0, 8) and a prediction over [0, 1], 8 bins each.
-class FakeReferences final : public ReferenceSource {
- public:
-  Result<ResolvedReference> ModelReference(std::string_view, std::string_view, std::string_view,
-                                           int64_t) override {
-    data::TableProfile profile;
-    profile.row_count = 800;
-    for (const char* name : {"a", "b", "prediction"}) {
-      data::ColumnProfile column;
-      column.name = name;
-      column.type = "double";
-      column.kind = data::ProfileKind::kNumeric;
-      column.count = 800;
-      data::NumericStats stats;
-      bool prediction = std::string_view(name) == "prediction";
-      stats.min = 0;
-      stats.max = prediction ? 1 : 8;
-      stats.stddev = prediction ? 0.29 : 2.3;
-      stats.histogram = {stats.min, stats.max, std::vector<int64_t>(8, 100)};
-      column.numeric = stats;
-      profile.columns.push_back(column);
-    }
-    return ResolvedReference{{{"kind", "model_version"}, {"model", "m"}, {"version", 1}}, profile};
-  }
-  Result<ResolvedReference> DatasetReference(std::string_view, std::string_view, int64_t,
-                                             int) override {
-    return MakeError(ErrorCode::kUnimplemented, "not in this test");
-  }
-  Result<DatasetColumns> ReadColumns(std::string_view, std::string_view, int64_t,
-                                     const std::vector<std::string>&) override {
-    return MakeError(ErrorCode::kUnimplemented, "not in this test");
-  }
-};
 
 class MonitorServiceTest : public ::testing::Test {
  protected:
@@ -94,7 +53,7 @@ class MonitorServiceTest : public ::testing::Test {
 
   std::filesystem::path directory_;
   std::unique_ptr<storage::MetadataStore> store_;
-  FakeReferences references_;
+  FakeReferences references_{{"a", "b"}};
   MonitoredValues values_;
   metrics::Registry metrics_;
   FakeClock clock_;
