@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from conftest import wait_until
+from conftest import cli, wait_until
 from monitor_helpers import ingest_current, monitor_server, setup_project, train_spec
 from training_helpers import wait_finished
 
@@ -193,3 +193,34 @@ def test_unknown_rules_and_bad_queries(server, world):
     huge = server.request("POST", f"{API}/alerts/rules", data=b"[" + b" " * (3 << 20) + b"]",
                           headers={"Content-Type": "application/json"})
     assert huge.status_code == 413
+
+
+def test_monitors_and_alerts_through_the_cli(server, world, home):
+    env = {"FALAJ_URL": server.url, "FALAJ_KEY": server.key}
+    spec = home / "monitor.yaml"
+    spec.write_text("name: cli-monitor\nmodel: credit\nwindow: 10m\nfeatures: [f0, f1]\n")
+    created = cli(["monitors", "create", PROJECT, "-f", spec], home, env)
+    assert created.returncode == 0, created.stderr
+    assert "cli-monitor" in created.stdout and "10m" in created.stdout
+    listed = cli(["monitors", "list", PROJECT], home, env)
+    assert listed.returncode == 0 and "cli-monitor" in listed.stdout
+    report = cli(["monitors", "report", PROJECT, "cli-monitor", "--dataset", "shifted"], home, env)
+    assert report.returncode == 0, report.stderr
+    lines = {line.split()[0]: line for line in report.stdout.splitlines() if line.strip()}
+    assert "ks" in lines["f0"] and "true" in lines["f0"]
+    assert "false" in lines["f1"]
+    latest = cli(["monitors", "report", PROJECT, "cli-monitor", "-o", "json"], home, env)
+    assert json.loads(latest.stdout)["drifted_features"] == ["f0"]
+    rule = home / "rule.yaml"
+    rule.write_text("name: cli-rule\nvalue: monitor.cli-monitor.drift_share\nop: '>'\n"
+                    "threshold: 0.9\nfor: 1m\n")
+    made = cli(["alerts", "create-rule", PROJECT, "-f", rule], home, env)
+    assert made.returncode == 0, made.stderr
+    rules = cli(["alerts", "rules", PROJECT], home, env)
+    assert "cli-rule" in rules.stdout and "1m" in rules.stdout
+    current = cli(["alerts", "list", PROJECT, "--state", "firing", "-o", "json"], home, env)
+    assert current.returncode == 0 and isinstance(json.loads(current.stdout), list)
+    assert cli(["alerts", "delete-rule", PROJECT, "cli-rule"], home, env).returncode == 0
+    missing = cli(["monitors", "get", PROJECT, "nope"], home, env)
+    assert missing.returncode != 0 and "not found" in missing.stderr
+    assert cli(["monitors", "delete", PROJECT, "cli-monitor"], home, env).returncode == 0
