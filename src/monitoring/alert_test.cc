@@ -8,6 +8,7 @@
 #include "monitoring/alert_payloads.h"
 #include "monitoring/alert_rule.h"
 #include "monitoring/alert_state.h"
+#include "monitoring/duration_text.h"
 
 namespace falaj::monitoring {
 namespace {
@@ -137,6 +138,27 @@ TEST(AlertNotifier, RetriesThenCountsAndBoundsTheQueue) {
   std::string text = registry.Render();
   EXPECT_NE(text.find("falaj_alert_notifications_total{result=\"sent\"} 1"), std::string::npos)
       << text;
+}
+
+}  // namespace
+}  // namespace falaj::monitoring
+
+namespace falaj::monitoring {
+namespace {
+
+TEST(DurationText, ParsesUnitsAndNumbersAndFormatsBack) {
+  EXPECT_EQ(*ParseDurationMs("90s", "f", 0, 86'400'000), 90'000);
+  EXPECT_EQ(*ParseDurationMs("1.5m", "f", 0, 86'400'000), 90'000);
+  EXPECT_EQ(*ParseDurationMs("2h", "f", 0, 86'400'000), 7'200'000);
+  EXPECT_EQ(*ParseDurationMs(2.5, "f", 0, 86'400'000), 2'500);
+  EXPECT_FALSE(ParseDurationMs("2 h", "f", 0, 86'400'000).has_value());
+  EXPECT_FALSE(ParseDurationMs("inf", "f", 0, 86'400'000).has_value());
+  EXPECT_FALSE(ParseDurationMs("2d", "f", 0, 86'400'000).has_value());
+  EXPECT_FALSE(ParseDurationMs(nlohmann::json::array(), "f", 0, 1).has_value());
+  EXPECT_EQ(FormatDurationMs(7'200'000), "2h");
+  EXPECT_EQ(FormatDurationMs(90'000), "90s");
+  EXPECT_EQ(FormatDurationMs(1'500), "1.5s");
+  EXPECT_EQ(FormatDurationMs(0), "0s");
 }
 
 }  // namespace

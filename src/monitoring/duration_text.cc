@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <utility>
 
 namespace falaj::monitoring {
 
@@ -16,26 +17,12 @@ Result<int64_t> ParseDurationMs(const nlohmann::json& value, std::string_view fi
     const auto& text = value.get_ref<const std::string&>();
     double unit = 1;
     std::string_view digits = text;
-    if (!digits.empty()) {
-      switch (digits.back()) {
-        case 's':
-          unit = 1;
-          digits.remove_suffix(1);
-          break;
-        case 'm':
-          unit = 60;
-          digits.remove_suffix(1);
-          break;
-        case 'h':
-          unit = 3600;
-          digits.remove_suffix(1);
-          break;
-        case 'd':
-          unit = 86400;
-          digits.remove_suffix(1);
-          break;
-        default:
-          break;
+    constexpr std::pair<char, double> kUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    for (const auto& [suffix, seconds_per_unit] : kUnits) {
+      if (digits.ends_with(suffix)) {
+        unit = seconds_per_unit;
+        digits.remove_suffix(1);
+        break;
       }
     }
     auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), seconds);
@@ -58,9 +45,11 @@ Result<int64_t> ParseDurationMs(const nlohmann::json& value, std::string_view fi
 }
 
 std::string FormatDurationMs(int64_t ms) {
-  if (ms % 86'400'000 == 0 && ms > 0) return fmt::format("{}d", ms / 86'400'000);
-  if (ms % 3'600'000 == 0 && ms > 0) return fmt::format("{}h", ms / 3'600'000);
-  if (ms % 60'000 == 0 && ms > 0) return fmt::format("{}m", ms / 60'000);
+  constexpr std::pair<int64_t, char> kUnits[] = {
+      {86'400'000, 'd'}, {3'600'000, 'h'}, {60'000, 'm'}};
+  for (const auto& [unit_ms, suffix] : kUnits) {
+    if (ms > 0 && ms % unit_ms == 0) return fmt::format("{}{}", ms / unit_ms, suffix);
+  }
   if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
   return fmt::format("{}s", static_cast<double>(ms) / 1000.0);
 }

@@ -4,31 +4,19 @@ reference statistics recomputed with numpy/scipy on the report's bins."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
-from conftest import FalajServer
-from training_helpers import ingest_table, run_job, time_split
+from training_helpers import ingest_table, run_job, time_split, training_server
 
 FEATURES = ["f0", "f1", "f2", "f3", "f4"]
 ROWS = 5000
 
 
-def monitor_server(workdir, extra_config=None):
-    config = {"jobs": {"workers": 2}, "training": {"python": sys.executable},
-              "server": {"body_limit_bytes": 2 << 20}}
-    config.update(extra_config or {})
-    instance = FalajServer(workdir, config=config)
-    instance.start()
-    yield instance
-    try:
-        instance.stop_and_check()
-    finally:
-        if instance.running():
-            instance.kill()
+def monitor_server(workdir):
+    """training_server with a 2 MiB body limit, so oversized bodies are cheap to send."""
+    yield from training_server(workdir, {"server": {"body_limit_bytes": 2 << 20}})
 
 
 def training_data(seed=1):
