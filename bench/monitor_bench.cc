@@ -39,17 +39,25 @@ void BM_OnPrediction(benchmark::State& state) {
       state.SkipWithError("cannot create the monitor");
       return;
     }
-    serving::PredictionRecord record;
-    record.project = "p";
-    record.endpoint = "e";
-    record.model = "m";
-    record.feature_names = names;
-    record.rows = rows;
+    // Distinct records in turn: one record repeated would feed the sketches the same values
+    // over and over, and sorting equal values is unrealistically cheap.
+    std::vector<serving::PredictionRecord> records(64);
     std::mt19937_64 random(3);
     std::normal_distribution<float> normal(4.0f, 2.0f);
-    for (size_t i = 0; i < rows * features; ++i) record.inputs.push_back(normal(random));
-    for (size_t r = 0; r < rows; ++r) record.outputs.push_back(0.5f);
-    for (auto _ : state) service.OnPrediction(record);
+    for (auto& record : records) {
+      record.project = "p";
+      record.endpoint = "e";
+      record.model = "m";
+      record.feature_names = names;
+      record.rows = rows;
+      for (size_t i = 0; i < rows * features; ++i) record.inputs.push_back(normal(random));
+      for (size_t r = 0; r < rows; ++r) record.outputs.push_back(normal(random) / 8.0f);
+    }
+    size_t next = 0;
+    for (auto _ : state) {
+      service.OnPrediction(records[next]);
+      next = (next + 1) % records.size();
+    }
     state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(rows));
   }
   std::filesystem::remove_all(directory);

@@ -512,6 +512,10 @@ void Server::Run() {
   if (parts_->grpc) {
     parts_->grpc->Stop(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds));
   }
+  // Alert evaluation stops before jobs do, so no trigger is submitted to a stopping queue; the
+  // monitors' window timer with it.
+  parts_->alerts->Stop();
+  parts_->monitors->Stop();
   // Running jobs are asked to stop (commands get SIGTERM, then SIGKILL) and awaited.
   parts_->jobs->Shutdown(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds + 10));
   // MQTT subscribers flush what they buffered into datasets while storage is still open.

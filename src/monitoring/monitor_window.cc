@@ -4,12 +4,18 @@
 
 namespace falaj::monitoring {
 
+// whylogs' default k. The sketch is most of a window's per-value cost (a sort of k values every k
+// updates per level); the current quantiles are shown beside the scores, not used by them, so
+// the looser bound (about log2(n / k) / k) buys a cheaper listener.
+constexpr int32_t kWindowSketchK = 256;
+
 MonitorWindow::MonitorWindow(std::vector<const FeatureReference*> features,
                              const FeatureReference* prediction, int64_t start_ms)
     : features_(std::move(features)), prediction_(prediction), start_ms_(start_ms) {
   profiles_.reserve(features_.size());
-  for (const FeatureReference* feature : features_) profiles_.emplace_back(feature->edges);
-  if (prediction_ != nullptr) prediction_profile_.emplace(prediction_->edges);
+  for (const FeatureReference* feature : features_)
+    profiles_.emplace_back(feature->edges, kWindowSketchK);
+  if (prediction_ != nullptr) prediction_profile_.emplace(prediction_->edges, kWindowSketchK);
 }
 
 void MonitorWindow::MapColumns(const std::vector<std::string>& names) {
