@@ -11,7 +11,8 @@ namespace {
 
 const std::string kMonitors = "/api/v1/projects/{project}/monitors";
 
-nlohmann::json MonitorJson(const monitoring::MonitorRecord& record) {
+nlohmann::json MonitorJson(const monitoring::MonitorRecord& record,
+                           std::optional<monitoring::MonitorService::WindowStatus> window = {}) {
   nlohmann::json body = monitoring::MonitorSpecToJson(record.spec);
   body["project"] = record.project;
   body["reference_source"] = record.reference.at("source");
@@ -19,6 +20,11 @@ nlohmann::json MonitorJson(const monitoring::MonitorRecord& record) {
   body["created_by"] = record.created_by;
   body["created_at"] = TimeOrNull(record.created_at_ms);
   body["updated_at"] = TimeOrNull(record.updated_at_ms);
+  if (window) {
+    body["open_window"] = {{"start", TimeOrNull(window->start_ms)},
+                           {"rows", window->rows},
+                           {"labels", window->labels}};
+  }
   return body;
 }
 
@@ -58,9 +64,10 @@ Result<HttpResponse> List(monitoring::MonitorService& monitors, const HttpReques
 }
 
 Result<HttpResponse> Get(monitoring::MonitorService& monitors, const HttpRequest& request) {
-  FALAJ_ASSIGN_OR_RETURN(auto record,
-                         monitors.Get(request.PathParam("project"), request.PathParam("monitor")));
-  return HttpResponse::Json(200, MonitorJson(record));
+  const std::string& project = request.PathParam("project");
+  const std::string& name = request.PathParam("monitor");
+  FALAJ_ASSIGN_OR_RETURN(auto record, monitors.Get(project, name));
+  return HttpResponse::Json(200, MonitorJson(record, monitors.OpenWindow(project, name)));
 }
 
 Result<HttpResponse> Update(monitoring::MonitorService& monitors, const HttpRequest& request) {

@@ -263,6 +263,15 @@ void MonitorService::Publish(const std::string& project, const std::string& moni
   }
 }
 
+std::optional<MonitorService::WindowStatus> MonitorService::OpenWindow(
+    std::string_view project, std::string_view name) const {
+  std::shared_ptr<Live> live = Find(project, name);
+  if (live == nullptr) return std::nullopt;
+  std::lock_guard lock(live->mutex);
+  return WindowStatus{live->window->start_ms(), live->window->rows(),
+                      static_cast<int64_t>(live->window->labels().count())};
+}
+
 Result<ReportRecord> MonitorService::CloseWindow(std::string_view project, std::string_view name) {
   std::shared_ptr<Live> live = Find(project, name);
   if (live == nullptr) {

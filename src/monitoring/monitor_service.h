@@ -63,6 +63,14 @@ class MonitorService final : public PredictionListener, public OutcomeListener {
   Result<std::vector<MonitorRecord>> List(std::string_view project);
   Status Delete(std::string_view project, std::string_view name);
 
+  struct WindowStatus {
+    int64_t start_ms = 0;
+    int64_t rows = 0;
+    int64_t labels = 0;
+  };
+  // The open window of a loaded monitor; nullopt for an unknown one.
+  std::optional<WindowStatus> OpenWindow(std::string_view project, std::string_view name) const;
+
   // Closes the monitor's open window now and returns its report (stored even when empty).
   Result<ReportRecord> CloseWindow(std::string_view project, std::string_view name);
   // Closes every window whose length has passed at `now_ms`; empty windows are rolled over

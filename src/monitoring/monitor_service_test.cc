@@ -115,12 +115,17 @@ TEST_F(MonitorServiceTest, WindowsCloseOnTheClockAndPublishDriftAndLabels) {
 
 TEST_F(MonitorServiceTest, DeleteForgetsValuesAndStopsCounting) {
   service_->OnPrediction(Record(0, 100));
+  auto open = service_->OpenWindow("p", "m");
+  ASSERT_TRUE(open.has_value());
+  EXPECT_EQ(open->rows, 100);
+  EXPECT_EQ(open->start_ms, clock_.now_ms.load());
   ASSERT_TRUE(service_->CloseWindow("p", "m").has_value());
   EXPECT_TRUE(values_.Get("p", "monitor.m.rows").has_value());
   ASSERT_TRUE(service_->Delete("p", "m"));
   EXPECT_TRUE(values_.List("p", "monitor.m.").empty());
   service_->OnPrediction(Record(0, 100));
   EXPECT_EQ(service_->CloseWindow("p", "m").error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(service_->OpenWindow("p", "m").has_value());
 }
 
 TEST_F(MonitorServiceTest, ConcurrentPredictionsAndClosesLoseNoRow) {

@@ -110,6 +110,8 @@ def test_a_dataset_reference_and_closing_an_empty_window(server, world):
     # 800 reference rows: Sturges' bins, ceil(log2 800) + 1 = 11.
     assert report["features"]["f0"]["bin_edges"]["bins"] == 11
     assert "f0" in report["drifted_features"] and "f1" not in report["drifted_features"]
+    opened = server.get(f"{API}/monitors/by-dataset").json()["open_window"]
+    assert opened["rows"] == 0 and opened["labels"] == 0 and opened["start"]
     closed = server.post(f"{API}/monitors/by-dataset/windows/close")
     assert closed.status_code == 201, closed.text
     assert closed.json()["kind"] == "window" and closed.json()["rows"] == 0
