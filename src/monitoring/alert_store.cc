@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "monitoring/store_reads.h"
+
 namespace falaj::monitoring {
 namespace {
 
@@ -28,17 +30,6 @@ Result<std::vector<RuleRecord>> RulesFrom(const storage::Rows& rows) {
     rules.push_back(std::move(rule));
   }
   return rules;
-}
-
-Result<storage::Rows> ReadRows(storage::MetadataStore& store, const std::string& sql,
-                               const std::vector<storage::SqlValue>& params) {
-  storage::Rows rows;
-  FALAJ_RETURN_IF_ERROR(store.RunTransaction(storage::TransactionMode::kReadOnly,
-                                             [&](storage::Transaction& tx) -> Status {
-                                               FALAJ_ASSIGN_OR_RETURN(rows, tx.Query(sql, params));
-                                               return Ok();
-                                             }));
-  return rows;
 }
 
 std::unexpected<Error> NotFound(std::string_view project, std::string_view name) {

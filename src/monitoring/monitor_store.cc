@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "monitoring/store_reads.h"
+
 namespace falaj::monitoring {
 namespace {
 
@@ -125,15 +127,11 @@ Result<MonitorRecord> MonitorStore::Update(const MonitorRecord& record,
 }
 
 Result<MonitorRecord> MonitorStore::Get(std::string_view project, std::string_view name) {
-  storage::Rows rows;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        FALAJ_ASSIGN_OR_RETURN(
-            rows, tx.Query(fmt::format("SELECT {} FROM monitors WHERE project = ? AND name = ?",
-                                       kMonitorColumns),
-                           {std::string(project), std::string(name)}));
-        return Ok();
-      }));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto rows, ReadRows(store_,
+                          fmt::format("SELECT {} FROM monitors WHERE project = ? AND name = ?",
+                                      kMonitorColumns),
+                          {std::string(project), std::string(name)}));
   if (rows.empty()) {
     return MakeError(ErrorCode::kNotFound, "monitor '{}' not found in project '{}'", name, project);
   }
@@ -141,27 +139,19 @@ Result<MonitorRecord> MonitorStore::Get(std::string_view project, std::string_vi
 }
 
 Result<std::vector<MonitorRecord>> MonitorStore::List(std::string_view project) {
-  storage::Rows rows;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        FALAJ_ASSIGN_OR_RETURN(
-            rows, tx.Query(fmt::format("SELECT {} FROM monitors WHERE project = ? ORDER BY name",
-                                       kMonitorColumns),
-                           {std::string(project)}));
-        return Ok();
-      }));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto rows, ReadRows(store_,
+                          fmt::format("SELECT {} FROM monitors WHERE project = ? ORDER BY name",
+                                      kMonitorColumns),
+                          {std::string(project)}));
   return MonitorsFrom(rows);
 }
 
 Result<std::vector<MonitorRecord>> MonitorStore::ListAll() {
-  storage::Rows rows;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        FALAJ_ASSIGN_OR_RETURN(
-            rows, tx.Query(fmt::format("SELECT {} FROM monitors ORDER BY project, name",
-                                       kMonitorColumns)));
-        return Ok();
-      }));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto rows,
+      ReadRows(store_,
+               fmt::format("SELECT {} FROM monitors ORDER BY project, name", kMonitorColumns), {}));
   return MonitorsFrom(rows);
 }
 
@@ -215,16 +205,13 @@ Result<std::vector<ReportRecord>> MonitorStore::ListReports(std::string_view pro
 
 Result<ReportRecord> MonitorStore::GetReport(std::string_view project, std::string_view monitor,
                                              std::string_view id) {
-  storage::Rows rows;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        FALAJ_ASSIGN_OR_RETURN(
-            rows, tx.Query(fmt::format("SELECT {} FROM monitor_reports WHERE project = ? AND "
-                                       "monitor = ? AND id = ?",
-                                       kReportColumns),
-                           {std::string(project), std::string(monitor), std::string(id)}));
-        return Ok();
-      }));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto rows,
+      ReadRows(store_,
+               fmt::format("SELECT {} FROM monitor_reports WHERE project = ? AND monitor = ? AND "
+                           "id = ?",
+                           kReportColumns),
+               {std::string(project), std::string(monitor), std::string(id)}));
   if (rows.empty()) {
     return MakeError(ErrorCode::kNotFound, "report '{}' of monitor '{}' not found",
                      id.substr(0, 64), monitor);
