@@ -184,17 +184,13 @@ Status MonitorStore::InsertReport(const ReportRecord& report) {
 Result<std::vector<ReportRecord>> MonitorStore::ListReports(std::string_view project,
                                                             std::string_view monitor,
                                                             size_t limit) {
-  storage::Rows rows;
-  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
-        FALAJ_ASSIGN_OR_RETURN(
-            rows,
-            tx.Query(fmt::format("SELECT {} FROM monitor_reports WHERE project = ? AND "
-                                 "monitor = ? ORDER BY created_at_ms DESC, id LIMIT ?",
-                                 kReportColumns),
-                     {std::string(project), std::string(monitor), static_cast<int64_t>(limit)}));
-        return Ok();
-      }));
+  FALAJ_ASSIGN_OR_RETURN(
+      auto rows,
+      ReadRows(store_,
+               fmt::format("SELECT {} FROM monitor_reports WHERE project = ? AND monitor = ? "
+                           "ORDER BY created_at_ms DESC, id LIMIT ?",
+                           kReportColumns),
+               {std::string(project), std::string(monitor), static_cast<int64_t>(limit)}));
   std::vector<ReportRecord> reports;
   for (const auto& row : rows) {
     FALAJ_ASSIGN_OR_RETURN(auto report, ReportFromRow(row));
