@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -112,6 +113,51 @@ TEST(MonitorWindow, EmptyWindowIsAnErrorNamingTheFeature) {
   auto drift = BinnedDrift(a, window.feature_profile(0).bins(), std::nullopt);
   ASSERT_FALSE(drift.has_value());
   EXPECT_NE(drift.error().message.find("age"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace falaj::monitoring
+
+namespace falaj::monitoring {
+namespace {
+
+TEST(MonitorReport, FewOccupiedBinsUseChiSquareAndANewBinIsInfiniteDrift) {
+  // 150 reference rows in 3 of 4 bins: n_ref <= 1000 and 3-5 occupied bins -> chi-square.
+  FeatureReference a;
+  a.name = "a";
+  a.edges = {0, 4, 4};
+  a.counts = {0, 50, 50, 50, 0, 0};
+  a.rows = 150;
+  a.stddev = 1;
+  MonitorWindow same({&a}, nullptr, 0);
+  MonitorWindow novel({&a}, nullptr, 0);
+  for (double value : {0.5, 1.5, 2.5, 0.5, 1.5, 2.5}) {
+    same.AddRow(std::span<const double>(&value, 1));
+    double moved = value + 1;  // 3.5 lands in the bin the reference never saw
+    novel.AddRow(std::span<const double>(&moved, 1));
+  }
+  auto unchanged = BinnedDrift(a, same.feature_profile(0).bins(), std::nullopt);
+  ASSERT_TRUE(unchanged.has_value());
+  EXPECT_EQ(unchanged->test, DriftTest::kChiSquare);
+  EXPECT_FALSE(unchanged->drifted);
+  auto drift = BinnedDrift(a, novel.feature_profile(0).bins(), std::nullopt);
+  ASSERT_TRUE(drift.has_value());
+  EXPECT_TRUE(std::isinf(drift->statistic));
+  EXPECT_EQ(*drift->p_value, 0.0);
+  EXPECT_TRUE(drift->drifted);
+
+  // The report carries it (JSON null once written) and publishes the share.
+  MonitorDefinition definition;
+  definition.record.spec.name = "m";
+  definition.record.reference = {{"source", {{"kind", "dataset"}}}};
+  definition.watched = {&a};
+  nlohmann::json report = ComposeReport(definition, novel, 1000);
+  EXPECT_EQ(report["drifted_features"], nlohmann::json::array({"a"}));
+  EXPECT_EQ(nlohmann::json::parse(report.dump())["features"]["a"]["score"], nullptr);
+  auto values = ReportValues("m", report);
+  EXPECT_NE(std::find(values.begin(), values.end(),
+                      std::pair<std::string, double>{"monitor.m.drift_share", 1.0}),
+            values.end());
 }
 
 }  // namespace
