@@ -7,6 +7,9 @@
 #include <fstream>
 #include <set>
 
+#include "api/alert_routes.h"
+#include "api/monitor_reference_source.h"
+#include "api/monitor_routes.h"
 #include "api/routes.h"
 #include "api/system_routes.h"
 #include "storage/kv_store.h"
@@ -96,6 +99,18 @@ class OpenApiContractTest : public ::testing::Test {
                                        *logged_models_,
                                        *jobs_,
                                        std::string(32, 'k')}));
+    // Monitors and alerts are registered by the server after AddAllRoutes.
+    monitor_references_ = std::make_unique<MonitorReferenceSource>(*registry_, NoArtifacts(),
+                                                                   *endpoints_, *datasets_);
+    monitors_ = std::make_unique<monitoring::MonitorService>(
+        *store_, *monitor_references_, monitored_values_, metrics_, SystemClock::Instance());
+    ASSERT_TRUE(AddMonitorRoutes(router_, *monitors_));
+    notifier_ = std::make_unique<monitoring::AlertNotifier>(
+        [](const std::string&, const std::string&) -> Result<int> { return 200; }, metrics_);
+    alerts_ = std::make_unique<monitoring::AlertService>(
+        *store_, monitored_values_, *jobs_, *notifier_, SystemClock::Instance(),
+        [] { return std::string("http://127.0.0.1"); });
+    ASSERT_TRUE(AddAlertRoutes(router_, *alerts_));
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
@@ -135,6 +150,11 @@ class OpenApiContractTest : public ::testing::Test {
   std::unique_ptr<tracking::TrackingStore> tracking_;
   std::unique_ptr<tracking::ArtifactIndex> artifact_index_;
   std::unique_ptr<tracking::LoggedModelStore> logged_models_;
+  monitoring::MonitoredValues monitored_values_;
+  std::unique_ptr<MonitorReferenceSource> monitor_references_;
+  std::unique_ptr<monitoring::MonitorService> monitors_;
+  std::unique_ptr<monitoring::AlertNotifier> notifier_;
+  std::unique_ptr<monitoring::AlertService> alerts_;
   Router router_;
 };
 

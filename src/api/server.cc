@@ -12,10 +12,13 @@
 
 #include "abtest/ab_test_service.h"
 #include "abtest/ab_test_store.h"
+#include "api/alert_routes.h"
 #include "api/feature_provider_adapter.h"
 #include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/key_material.h"
+#include "api/monitor_reference_source.h"
+#include "api/monitor_routes.h"
 #include "api/request_pipeline.h"
 #include "api/residency_routes.h"
 #include "api/routes.h"
@@ -34,6 +37,9 @@
 #include "features/training_sets.h"
 #include "jobs/command_job.h"
 #include "jobs/job_service.h"
+#include "monitoring/alert_http.h"
+#include "monitoring/alert_service.h"
+#include "monitoring/monitor_service.h"
 #include "monitoring/monitored_values.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
@@ -82,7 +88,8 @@ struct Server::Parts {
   std::unique_ptr<serving::EndpointStore> endpoints;
   std::unique_ptr<serving::Predictor> predictor;
   std::unique_ptr<serving::EndpointTraffic> traffic;  // TrafficControl: promotions, rollbacks
-  std::unique_ptr<monitoring::MonitoredValues> monitored_values;  // read by canary guardrails
+  // Set by monitors, read by canary guardrails and alert rules.
+  std::unique_ptr<monitoring::MonitoredValues> monitored_values;
   std::unique_ptr<serving::CanaryController> canary;              // stops before what it uses goes
   std::unique_ptr<data::SourceStore> sources;
   std::unique_ptr<data::DatasetStore> datasets;
@@ -115,6 +122,13 @@ struct Server::Parts {
   std::unique_ptr<training::TuningService> tuning;
   std::unique_ptr<training::TuningJob> tuning_job;
   std::unique_ptr<jobs::JobService> jobs;
+  // Monitors (docs/monitoring.md): after storage, the registry and datasets they read; before the
+  // router whose routes call them.
+  std::unique_ptr<MonitorReferenceSource> monitor_references;
+  std::unique_ptr<monitoring::MonitorService> monitors;
+  // Alerts (docs/alerts.md): after the jobs their triggers submit, the notifier before the service.
+  std::unique_ptr<monitoring::AlertNotifier> alert_notifier;
+  std::unique_ptr<monitoring::AlertService> alerts;
   Router router;
   std::unique_ptr<RequestPipeline> pipeline;
   std::unique_ptr<security::RateLimiter> tls_refusals;  // audited refused TLS handshakes
@@ -482,6 +496,25 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
                                    config.EffectiveNodeRegion(),
                                    parts->abtests.get()}));
+  FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(monitoring::MonitorService::Migrations()));
+  parts->monitor_references = std::make_unique<MonitorReferenceSource>(
+      *parts->registry, artifacts, *parts->endpoints, *parts->datasets);
+  parts->monitors = std::make_unique<monitoring::MonitorService>(
+      *parts->metadata, *parts->monitor_references, *parts->monitored_values, parts->metrics,
+      SystemClock::Instance());
+  parts->projects->RegisterOwnershipCheck("monitors", monitoring::MonitorService::CountInProject);
+  FALAJ_RETURN_IF_ERROR(AddMonitorRoutes(parts->router, *parts->monitors));
+  FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(monitoring::AlertService::Migrations()));
+  parts->alert_notifier = std::make_unique<monitoring::AlertNotifier>(
+      [](const std::string& url, const std::string& body) {
+        return monitoring::PostJson(url, body, std::chrono::seconds(5));
+      },
+      parts->metrics);
+  parts->alerts = std::make_unique<monitoring::AlertService>(
+      *parts->metadata, *parts->monitored_values, *parts->jobs, *parts->alert_notifier,
+      SystemClock::Instance(), [raw] { return LocalUrl(raw->config.server, raw->http->port()); });
+  parts->projects->RegisterOwnershipCheck("alert rules", monitoring::AlertService::CountInProject);
+  FALAJ_RETURN_IF_ERROR(AddAlertRoutes(parts->router, *parts->alerts));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,
@@ -504,6 +537,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   }
   // Jobs start once the server can answer: a command job talks to it.
   FALAJ_RETURN_IF_ERROR(parts->jobs->Start());
+  FALAJ_RETURN_IF_ERROR(parts->monitors->Start());
+  FALAJ_RETURN_IF_ERROR(parts->alerts->Start());
   // MQTT sources subscribe once the server can answer; one whose broker is down is retried.
   FALAJ_RETURN_IF_ERROR(parts->mqtt->Start());
   if (config.retention.interval_seconds > 0) {
@@ -537,6 +572,10 @@ void Server::Run() {
   if (parts_->grpc) {
     parts_->grpc->Stop(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds));
   }
+  // Alert evaluation stops before jobs do, so no trigger is submitted to a stopping queue; the
+  // monitors' window timer with it.
+  parts_->alerts->Stop();
+  parts_->monitors->Stop();
   // Running jobs are asked to stop (commands get SIGTERM, then SIGKILL) and awaited.
   parts_->jobs->Shutdown(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds + 10));
   // MQTT subscribers flush what they buffered into datasets while storage is still open.

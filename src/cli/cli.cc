@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/abtest_commands.h"
+#include "cli/alert_commands.h"
 #include "cli/audit_commands.h"
 #include "cli/command_table.h"
 #include "cli/data_commands.h"
@@ -13,6 +14,7 @@
 #include "cli/key_commands.h"
 #include "cli/member_commands.h"
 #include "cli/model_commands.h"
+#include "cli/monitor_commands.h"
 #include "cli/project_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
@@ -64,6 +66,8 @@ int Main(int argc, char** argv) {
   AddJobCommands(app, table);
   AddAuditCommands(app, table);
   AddAbTestCommands(app, table);
+  AddMonitorCommands(app, table);
+  AddAlertCommands(app, table);
   table.AddLocal(app.add_subcommand("version", "Print the version"), [] {
     std::printf("falaj %s\n", FALAJ_VERSION);
     return 0;

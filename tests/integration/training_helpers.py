@@ -74,13 +74,14 @@ def mlflow_run(server, project, run_id) -> dict:
     return run
 
 
-def training_server(workdir):
+def training_server(workdir, extra_config=None):
     """A module's server for training and tuning jobs, stopped (and checked) when the generator
     ends. Distributed training runs XGBoost's collective under the interpreter running the tests
     (the repo's .venv, which has xgboost)."""
     import sys
     instance = FalajServer(workdir, config={"jobs": {"workers": 2},
-                                            "training": {"python": sys.executable}})
+                                            "training": {"python": sys.executable},
+                                            **(extra_config or {})})
     instance.start()
     yield instance
     try:
