@@ -441,8 +441,8 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->projects->RegisterOwnershipCheck("member role bindings",
                                           security::RoleBindingService::CountInProject);
 
-  // A/B tests (docs/abtest.md). The traffic control that decisions move traffic with, the
-  // prediction log that feeds the listeners and the arm → version lookup are wired at merge.
+  // A/B tests (docs/abtest.md): decisions move traffic through the endpoints' traffic control,
+  // and a promotion moves an alias to the version the treatment arm serves.
   FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(abtest::AbTestStore::Migrations()));
   parts->abtest_store = std::make_unique<abtest::AbTestStore>(*parts->metadata);
   parts->abtests = std::make_unique<abtest::AbTestService>(
@@ -451,6 +451,20 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
       [raw](std::string_view project, std::string_view endpoint) -> Status {
         FALAJ_RETURN_IF_ERROR(raw->endpoints->Get(project, endpoint));
         return Ok();
+      });
+  parts->abtests->SetTrafficControl(parts->traffic.get());
+  parts->abtests->SetArmModels(
+      [raw](std::string_view project, std::string_view endpoint,
+            std::string_view arm) -> Result<std::optional<abtest::ArmModel>> {
+        FALAJ_ASSIGN_OR_RETURN(auto found, raw->endpoints->Get(project, endpoint));
+        for (const auto& target : found.targets) {
+          if (target.name != arm) continue;
+          if (target.version) return abtest::ArmModel{target.model, *target.version};
+          FALAJ_ASSIGN_OR_RETURN(int64_t version,
+                                 raw->registry->ResolveAlias(project, target.model, target.alias));
+          return abtest::ArmModel{target.model, version};
+        }
+        return std::optional<abtest::ArmModel>();
       });
   parts->projects->RegisterOwnershipCheck("A/B tests", abtest::AbTestStore::CountInProject);
   FALAJ_RETURN_IF_ERROR(parts->abtests->Start());
