@@ -17,6 +17,8 @@
 #include "features/online_features.h"
 #include "features/training_sets.h"
 #include "jobs/job_service.h"
+#include "monitoring/outcome_store.h"
+#include "monitoring/prediction_log.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -65,6 +67,9 @@ struct RouteDependencies {
   // Region of this serving node; "" when undeclared. Initialised so that brace-initialisers
   // stopping before it stay warning-free.
   std::string node_region = {};
+  // The prediction log and the feedback API; their routes are registered when both are given.
+  monitoring::PredictionLog* prediction_log = nullptr;
+  monitoring::OutcomeStore* outcomes = nullptr;
 };
 
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies);

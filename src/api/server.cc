@@ -14,6 +14,7 @@
 #include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/key_material.h"
+#include "api/prediction_log_wiring.h"
 #include "api/request_pipeline.h"
 #include "api/residency_routes.h"
 #include "api/routes.h"
@@ -32,6 +33,8 @@
 #include "features/training_sets.h"
 #include "jobs/command_job.h"
 #include "jobs/job_service.h"
+#include "monitoring/outcome_store.h"
+#include "monitoring/prediction_log.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -88,6 +91,9 @@ struct Server::Parts {
   std::unique_ptr<features::OnlineFeatures> online_features;
   std::unique_ptr<features::ErasureService> erasures;
   std::unique_ptr<data::RetentionService> retention;  // its schedule stops before storage closes
+  // Its writer drains and joins when Run ends, or at the latest here, before storage closes.
+  std::unique_ptr<monitoring::PredictionLog> prediction_log;
+  std::unique_ptr<monitoring::OutcomeStore> outcomes;
   std::unique_ptr<tracking::TrackingStore> tracking;
   std::unique_ptr<tracking::ArtifactIndex> artifact_index;
   std::unique_ptr<tracking::LoggedModelStore> logged_models;
@@ -201,6 +207,10 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &tracking::TrackingStore::Migrations(), &tracking::ArtifactIndex::Migrations(),
         &tracking::LoggedModelStore::Migrations(), &jobs::JobService::Migrations(),
         &projects::ProjectService::Migrations()}) {
+    FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
+  }
+  for (const auto* set :
+       {&monitoring::PredictionLog::Migrations(), &monitoring::OutcomeStore::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
@@ -325,6 +335,19 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         return pins;
       },
       *parts->audit);
+  // The prediction log (docs/prediction-log.md): the predictor offers it sampled predictions.
+  // Monitors and A/B tests subscribe to it (a monitoring::PredictionEventSource) before its
+  // writer starts below.
+  FALAJ_ASSIGN_OR_RETURN(
+      auto log_options,
+      MakePredictionLogOptions(config, *parts->projects, *parts->keyring, *parts->retention));
+  parts->prediction_log = std::make_unique<monitoring::PredictionLog>(
+      *parts->metadata, parts->metrics, std::move(log_options));
+  parts->outcomes =
+      std::make_unique<monitoring::OutcomeStore>(*parts->metadata, *parts->prediction_log);
+  parts->predictor->SetPredictionSink(parts->prediction_log.get());
+  parts->erasures->AddEraser("prediction_logs",
+                             PredictionLogEraser(*parts->prediction_log, *parts->outcomes));
   parts->tracking = std::make_unique<tracking::TrackingStore>(*parts->metadata);
   parts->artifact_index = std::make_unique<tracking::ArtifactIndex>(*parts->metadata);
   parts->logged_models = std::make_unique<tracking::LoggedModelStore>(*parts->metadata);
@@ -421,7 +444,9 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->logged_models,
                                    *parts->jobs,
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
-                                   config.EffectiveNodeRegion()}));
+                                   config.EffectiveNodeRegion(),
+                                   parts->prediction_log.get(),
+                                   parts->outcomes.get()}));
   parts->pipeline = std::make_unique<RequestPipeline>(
       parts->router,
       RequestPipeline::Services{*parts->authenticator, *parts->authorizer, *parts->audit,
@@ -442,6 +467,7 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                            *parts->audit, config.security.rate_limit},
                           parts->metrics));
   }
+  parts->prediction_log->Start();
   // Jobs start once the server can answer: a command job talks to it.
   FALAJ_RETURN_IF_ERROR(parts->jobs->Start());
   // MQTT sources subscribe once the server can answer; one whose broker is down is retried.
@@ -476,6 +502,8 @@ void Server::Run() {
   if (parts_->grpc) {
     parts_->grpc->Stop(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds));
   }
+  // Nothing serves predictions any more: the log writes what is queued, syncs and stops.
+  parts_->prediction_log->Stop();
   // Running jobs are asked to stop (commands get SIGTERM, then SIGKILL) and awaited.
   parts_->jobs->Shutdown(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds + 10));
   // MQTT subscribers flush what they buffered into datasets while storage is still open.

@@ -89,9 +89,9 @@ Status OutcomeStore::Validate(const std::vector<OutcomeInput>& batch) {
                      "field 'outcomes' must hold at least one outcome");
   }
   if (batch.size() > kMaxOutcomesPerBatch) {
-    return MakeError(ErrorCode::kResourceExhausted,
-                     "{} outcomes in one batch; at most {} are accepted", batch.size(),
-                     kMaxOutcomesPerBatch);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "field 'outcomes' holds {} outcomes; at most {} are accepted per batch",
+                     batch.size(), kMaxOutcomesPerBatch);
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     const OutcomeInput& input = batch[i];

@@ -64,7 +64,7 @@ class OutcomeStore {
   static const storage::MigrationSet& Migrations();
 
   // INVALID_ARGUMENT naming the item ("outcomes[3].metric …") for the first invalid one; then
-  // nothing is stored. RESOURCE_EXHAUSTED past kMaxOutcomesPerBatch.
+  // nothing is stored. Also INVALID_ARGUMENT past kMaxOutcomesPerBatch.
   static Status Validate(const std::vector<OutcomeInput>& batch);
 
   // Validates, joins, stores and publishes the batch; the results are in the batch's order.

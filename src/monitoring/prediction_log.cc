@@ -188,7 +188,7 @@ void PredictionLog::WriterLoop() {
   auto next_retention = clock_.Now();
   for (;;) {
     if (WriteBatch()) continue;
-    if (options_.retention_days > 0 && clock_.Now() >= next_retention) {
+    if (clock_.Now() >= next_retention) {
       if (auto applied = ApplyRetention(); !applied) {
         log::Error("prediction log retention failed", {{"error", applied.error().message}});
       }
@@ -468,13 +468,20 @@ Result<LogErasure> PredictionLog::Erase(
 }
 
 Result<int64_t> PredictionLog::ApplyRetention() {
-  if (options_.retention_days <= 0) return 0;
-  const int64_t cutoff_ms =
-      ToUnixMillis(clock_.Now()) - options_.retention_days * 24 * 3600 * int64_t{1000};
-  const std::string cutoff_day = SegmentFiles::Day(cutoff_ms);
   int64_t deleted = 0;
   std::unique_lock lock(files_mutex_);
   for (const auto& project : files_.Projects()) {
+    // The project's policy decides when it has one (0 days: purge all but today's segments);
+    // otherwise the log's default, where 0 means keep.
+    std::optional<int64_t> days;
+    if (options_.retention_days > 0) days = options_.retention_days;
+    if (options_.project_retention_days) {
+      FALAJ_ASSIGN_OR_RETURN(auto own, options_.project_retention_days(project));
+      if (own) days = own;
+    }
+    if (!days) continue;
+    const std::string cutoff_day =
+        SegmentFiles::Day(ToUnixMillis(clock_.Now()) - *days * 24 * 3600 * int64_t{1000});
     FALAJ_ASSIGN_OR_RETURN(auto segments, files_.List(project));
     for (const auto& segment : segments) {
       const std::string day = segment.substr(segment.find('/') + 1, 8);

@@ -48,15 +48,19 @@ struct PayloadCipher {
 };
 
 struct PredictionLogOptions {
-  std::string directory;  // the segments' root, "<data_dir>/prediction_logs"
+  std::string directory = {};  // the segments' root, "<data_dir>/prediction_logs"
   double sample_rate = 1.0;
   // Per endpoint, overriding sample_rate: "project/endpoint" → rate.
-  std::map<std::string, double, std::less<>> endpoint_sample_rates;
+  std::map<std::string, double, std::less<>> endpoint_sample_rates = {};
   size_t queue_capacity = 65536;
   std::chrono::milliseconds flush_interval{20};
   uint64_t segment_bytes = 64ull << 20;
   int64_t retention_days = 30;  // 0 keeps segments forever
-  PayloadCipher cipher;         // no functions: records are stored in the clear
+  PayloadCipher cipher = {};    // no functions: records are stored in the clear
+  // A project's own retention limit in days (its retention policy), overriding retention_days;
+  // nullopt when the project has none.
+  std::function<Result<std::optional<int64_t>>(std::string_view project)> project_retention_days =
+      {};
 };
 
 // One logged prediction with where it is stored.
@@ -139,7 +143,8 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   // atomically and drops its index entries.
   Result<LogErasure> Erase(std::string_view project,
                            const std::vector<std::pair<std::string, std::string>>& keys);
-  // Deletes segments of days older than the retention period, and their index entries.
+  // Deletes segments of days older than the retention period (the project's, else the log's),
+  // and their index entries; returns how many segments went.
   Result<int64_t> ApplyRetention();
 
  private:
