@@ -45,6 +45,12 @@ Result<std::tuple<int64_t, int64_t, std::string>> ParseCursor(std::string_view c
   return std::make_tuple(timestamp, offset, std::string(cursor.substr(second + 1)));
 }
 
+// The endpoint whose segment this is ("<endpoint directory>/<day>-<seq>.seg").
+std::string EndpointOf(const std::string& segment) {
+  std::string directory = segment.substr(0, segment.find('/'));
+  return directory == SegmentFiles::EndpointDirectory("") ? "" : directory;
+}
+
 bool MatchesEntity(const serving::PredictionRecord& record,
                    const std::vector<std::pair<std::string, std::string>>& keys) {
   for (const auto& [name, value] : keys) {
@@ -85,16 +91,17 @@ const storage::MigrationSet& PredictionLog::Migrations() {
   static const storage::MigrationSet kSet{
       "prediction_log",
       {{1, "create the prediction log index",
+        // One row per record. The partial indexes cost nothing for records without a request id
+        // or unit key; queries repeat their condition so that both SQLite and PostgreSQL use them.
         "CREATE TABLE prediction_log_index (project TEXT NOT NULL, endpoint TEXT NOT NULL, "
         "segment TEXT NOT NULL, frame_offset BIGINT NOT NULL, request_id TEXT NOT NULL, "
-        "unit_key TEXT NOT NULL, timestamp_ms BIGINT NOT NULL, shadow INTEGER NOT NULL, "
-        "PRIMARY KEY (project, segment, frame_offset));"
-        "CREATE INDEX prediction_log_by_request ON prediction_log_index "
-        "(project, endpoint, request_id);"
-        "CREATE INDEX prediction_log_by_unit ON prediction_log_index "
-        "(project, endpoint, unit_key, timestamp_ms);"
+        "unit_key TEXT NOT NULL, timestamp_ms BIGINT NOT NULL, shadow INTEGER NOT NULL);"
         "CREATE INDEX prediction_log_by_time ON prediction_log_index "
-        "(project, endpoint, timestamp_ms, segment, frame_offset)"}}};
+        "(project, endpoint, timestamp_ms, segment, frame_offset);"
+        "CREATE INDEX prediction_log_by_request ON prediction_log_index "
+        "(project, endpoint, request_id) WHERE request_id <> '';"
+        "CREATE INDEX prediction_log_by_unit ON prediction_log_index "
+        "(project, endpoint, unit_key, timestamp_ms) WHERE unit_key <> ''"}}};
   return kSet;
 }
 
@@ -207,13 +214,32 @@ void PredictionLog::WriterLoop() {
 Result<std::string> PredictionLog::Seal(const serving::PredictionRecord& record) {
   std::string encoded = EncodeRecord(record);
   if (!options_.cipher.seal) return encoded;
-  auto region = regions_.find(record.project);
-  if (region == regions_.end()) {
-    FALAJ_ASSIGN_OR_RETURN(auto found, options_.cipher.region(record.project));
-    region = regions_.emplace(record.project, std::move(found)).first;
+  // Batches mostly hold one endpoint's records: its object name and region are worked out once.
+  WriterContext& context = writer_context_;
+  if (context.object.empty() || record.project != context.project ||
+      record.endpoint != context.endpoint) {
+    auto region = regions_.find(record.project);
+    if (region == regions_.end()) {
+      FALAJ_ASSIGN_OR_RETURN(auto found, options_.cipher.region(record.project));
+      region = regions_.emplace(record.project, std::move(found)).first;
+    }
+    context = {record.project,     record.endpoint,
+               region->second,     ObjectName(record.project, record.endpoint),
+               context.day_number, context.day};
   }
-  return options_.cipher.seal(record.project, region->second,
-                              ObjectName(record.project, record.endpoint), encoded);
+  return options_.cipher.seal(record.project, context.region, context.object, encoded);
+}
+
+const std::string& PredictionLog::DayOf(int64_t timestamp_ms) {
+  constexpr int64_t kDayMs = 24 * 3600 * 1000;
+  WriterContext& context = writer_context_;
+  const int64_t day_number =
+      timestamp_ms >= 0 ? timestamp_ms / kDayMs : (timestamp_ms - kDayMs + 1) / kDayMs;
+  if (day_number != context.day_number || context.day.empty()) {
+    context.day_number = day_number;
+    context.day = SegmentFiles::Day(timestamp_ms);
+  }
+  return context.day;
 }
 
 Result<serving::PredictionRecord> PredictionLog::Open(std::string_view project,
@@ -226,19 +252,29 @@ Result<serving::PredictionRecord> PredictionLog::Open(std::string_view project,
   return DecodeRecord(plain);
 }
 
-Status PredictionLog::Index(const std::vector<IndexEntry>& entries) {
-  return store_.RunTransaction(
-      storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
-        for (const auto& entry : entries) {
-          FALAJ_RETURN_IF_ERROR(
-              tx.Run("INSERT INTO prediction_log_index (project, endpoint, segment, frame_offset, "
-                     "request_id, unit_key, timestamp_ms, shadow) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     {entry.project, entry.endpoint, entry.location.segment,
-                      static_cast<int64_t>(entry.location.offset), entry.request_id, entry.unit_key,
-                      entry.timestamp_ms, int64_t{entry.shadow ? 1 : 0}}));
-        }
-        return Ok();
-      });
+Status PredictionLog::InsertIndex(storage::Transaction& tx,
+                                  const std::vector<IndexEntry>& entries) {
+  // Many rows per statement: the writer indexes every record, and one parse per row dominated
+  // its profile.
+  constexpr size_t kRowsPerStatement = 256;
+  for (size_t first = 0; first < entries.size(); first += kRowsPerStatement) {
+    const size_t count = std::min(kRowsPerStatement, entries.size() - first);
+    std::string sql =
+        "INSERT INTO prediction_log_index (project, endpoint, segment, frame_offset, request_id, "
+        "unit_key, timestamp_ms, shadow) VALUES ";
+    std::vector<storage::SqlValue> params;
+    params.reserve(count * 8);
+    for (size_t i = first; i < first + count; ++i) {
+      const IndexEntry& entry = entries[i];
+      sql += i == first ? "(?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?)";
+      params.insert(params.end(),
+                    {entry.project, entry.endpoint, entry.location.segment,
+                     static_cast<int64_t>(entry.location.offset), entry.request_id, entry.unit_key,
+                     entry.timestamp_ms, int64_t{entry.shadow ? 1 : 0}});
+    }
+    FALAJ_RETURN_IF_ERROR(tx.Run(sql, params));
+  }
+  return Ok();
 }
 
 bool PredictionLog::WriteBatch() {
@@ -258,7 +294,7 @@ bool PredictionLog::WriteBatch() {
     for (const auto& record : batch) {
       auto payload = Seal(record);
       auto location = payload ? files_.Append(record.project, record.endpoint,
-                                              SegmentFiles::Day(record.timestamp_ms), *payload)
+                                              DayOf(record.timestamp_ms), *payload)
                               : Result<FrameLocation>(std::unexpected(payload.error()));
       if (!location) {
         log::Error("prediction log append failed", {{"error", location.error().message}});
@@ -270,7 +306,11 @@ bool PredictionLog::WriteBatch() {
       durable.push_back(&record);
     }
     Status synced = files_.Flush();
-    if (synced) synced = Index(entries);
+    if (synced) {
+      synced =
+          store_.RunTransaction(storage::TransactionMode::kReadWrite,
+                                [&](storage::Transaction& tx) { return InsertIndex(tx, entries); });
+    }
     if (!synced) {
       log::Error("prediction log write failed", {{"error", synced.error().message}});
       durable.clear();
@@ -322,11 +362,11 @@ Result<PredictionPage> PredictionLog::Read(const PredictionQuery& query) {
       kIndexColumns);
   std::vector<storage::SqlValue> params = {query.project, query.endpoint, query.since_ms};
   if (!query.request_id.empty()) {
-    sql += " AND request_id = ?";
+    sql += " AND request_id <> '' AND request_id = ?";
     params.emplace_back(query.request_id);
   }
   if (!query.unit_key.empty()) {
-    sql += " AND unit_key = ?";
+    sql += " AND unit_key <> '' AND unit_key = ?";
     params.emplace_back(query.unit_key);
   }
   if (!query.after.empty()) {
@@ -359,11 +399,13 @@ Result<std::optional<LoggedPrediction>> PredictionLog::FindRequest(std::string_v
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
         FALAJ_ASSIGN_OR_RETURN(
-            rows, tx.Query(fmt::format("SELECT {} FROM prediction_log_index WHERE project = ? AND "
-                                       "endpoint = ? AND request_id = ? ORDER BY shadow, "
-                                       "timestamp_ms DESC LIMIT 1",
-                                       kIndexColumns),
-                           {std::string(project), std::string(endpoint), std::string(request_id)}));
+            rows,
+            tx.Query(
+                fmt::format("SELECT {} FROM prediction_log_index WHERE project = ? AND "
+                            "endpoint = ? AND request_id <> '' AND request_id = ? ORDER BY shadow, "
+                            "timestamp_ms DESC LIMIT 1",
+                            kIndexColumns),
+                {std::string(project), std::string(endpoint), std::string(request_id)}));
         return Ok();
       }));
   FALAJ_ASSIGN_OR_RETURN(auto loaded, Load(project, rows));
@@ -380,12 +422,13 @@ Result<std::optional<LoggedPrediction>> PredictionLog::LatestForUnit(std::string
       storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
         FALAJ_ASSIGN_OR_RETURN(
             rows,
-            tx.Query(fmt::format("SELECT {} FROM prediction_log_index WHERE project = ? AND "
-                                 "endpoint = ? AND unit_key = ? AND shadow = 0 AND "
-                                 "timestamp_ms <= ? ORDER BY timestamp_ms DESC, segment "
-                                 "DESC, frame_offset DESC LIMIT 1",
-                                 kIndexColumns),
-                     {std::string(project), std::string(endpoint), std::string(unit_key), at_ms}));
+            tx.Query(
+                fmt::format("SELECT {} FROM prediction_log_index WHERE project = ? AND "
+                            "endpoint = ? AND unit_key <> '' AND unit_key = ? AND shadow = 0 AND "
+                            "timestamp_ms <= ? ORDER BY timestamp_ms DESC, segment "
+                            "DESC, frame_offset DESC LIMIT 1",
+                            kIndexColumns),
+                {std::string(project), std::string(endpoint), std::string(unit_key), at_ms}));
         return Ok();
       }));
   FALAJ_ASSIGN_OR_RETURN(auto loaded, Load(project, rows));
@@ -425,14 +468,13 @@ Result<LogErasure> PredictionLog::Erase(
   for (const auto& segment : segments) {
     const std::string path = files_.Path(project, segment);
     FALAJ_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(path));
-    const std::string endpoint_directory = segment.substr(0, segment.find('/'));
+    const std::string endpoint = EndpointOf(segment);
     std::vector<std::string> kept;
     std::vector<serving::PredictionRecord> kept_records;
     std::vector<std::string> removed_ids;
     for (;;) {
       FALAJ_ASSIGN_OR_RETURN(auto frame, reader.Next());
       if (!frame) break;
-      const std::string endpoint = endpoint_directory == "@models" ? "" : endpoint_directory;
       FALAJ_ASSIGN_OR_RETURN(auto record, Open(project, endpoint, frame->payload));
       if (MatchesEntity(record, keys)) {
         removed_ids.push_back(record.request_id);
@@ -447,17 +489,22 @@ Result<LogErasure> PredictionLog::Erase(
     FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
         storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
           FALAJ_RETURN_IF_ERROR(
-              tx.Run("DELETE FROM prediction_log_index WHERE project = ? AND segment = ?",
-                     {std::string(project), segment}));
+              tx.Run("DELETE FROM prediction_log_index WHERE project = ? AND endpoint = ? AND "
+                     "segment = ?",
+                     {std::string(project), endpoint, segment}));
+          std::vector<IndexEntry> entries;
+          entries.reserve(kept_records.size());
           for (size_t i = 0; i < kept_records.size(); ++i) {
             const auto& record = kept_records[i];
-            FALAJ_RETURN_IF_ERROR(tx.Run(
-                "INSERT INTO prediction_log_index (project, endpoint, segment, frame_offset, "
-                "request_id, unit_key, timestamp_ms, shadow) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                {record.project, record.endpoint, segment, static_cast<int64_t>(offsets[i]),
-                 record.request_id, record.unit_key, record.timestamp_ms,
-                 int64_t{record.shadow ? 1 : 0}}));
+            entries.push_back({record.project,
+                               record.endpoint,
+                               {segment, offsets[i]},
+                               record.request_id,
+                               record.unit_key,
+                               record.timestamp_ms,
+                               record.shadow});
           }
+          FALAJ_RETURN_IF_ERROR(InsertIndex(tx, entries));
           return Ok();
         }));
     erasure.records_removed += static_cast<int64_t>(removed_ids.size());
@@ -489,8 +536,10 @@ Result<int64_t> PredictionLog::ApplyRetention() {
       FALAJ_RETURN_IF_ERROR(files_.Close(project));
       FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
           storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
-            return tx.Run("DELETE FROM prediction_log_index WHERE project = ? AND segment = ?",
-                          {project, segment});
+            return tx.Run(
+                "DELETE FROM prediction_log_index WHERE project = ? AND endpoint = ? AND "
+                "segment = ?",
+                {project, EndpointOf(segment), segment});
           }));
       std::error_code error;
       std::filesystem::remove(files_.Path(project, segment), error);

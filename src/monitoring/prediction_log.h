@@ -153,10 +153,12 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   // Writes, syncs, indexes and publishes one batch; returns false when nothing was queued.
   bool WriteBatch();
   Result<std::string> Seal(const serving::PredictionRecord& record);
+  // "YYYYMMDD" of a record's time, recomputed only when the day changes.
+  const std::string& DayOf(int64_t timestamp_ms);
   Result<serving::PredictionRecord> Open(std::string_view project, std::string_view endpoint,
                                          std::string_view payload);
   Result<std::vector<LoggedPrediction>> Load(std::string_view project, const storage::Rows& rows);
-  Status Index(const std::vector<IndexEntry>& entries);
+  static Status InsertIndex(storage::Transaction& tx, const std::vector<IndexEntry>& entries);
 
   storage::MetadataStore& store_;
   PredictionLogOptions options_;
@@ -179,6 +181,16 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   std::shared_mutex files_mutex_;
   SegmentFiles files_;                          // guarded by files_mutex_
   std::map<std::string, std::string> regions_;  // writer thread only: project → region
+  // What the writer worked out for the previous record (writer thread only).
+  struct WriterContext {
+    std::string project;
+    std::string endpoint;
+    std::string region;
+    std::string object;
+    int64_t day_number = 0;
+    std::string day;
+  };
+  WriterContext writer_context_;
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by wake_mutex_

@@ -129,10 +129,16 @@ Status SegmentFiles::Roll(std::string_view project, std::string_view endpoint, s
 
 Result<FrameLocation> SegmentFiles::Append(std::string_view project, std::string_view endpoint,
                                            std::string_view day, std::string_view payload) {
-  std::string key = fmt::format("{}/{}", project, EndpointDirectory(endpoint));
-  auto found = open_.find(key);
-  if (found == open_.end()) found = open_.emplace(std::move(key), Open{}).first;
-  Open& open = found->second;
+  // Consecutive records mostly share an endpoint: the previous lookup is reused.
+  if (last_ == nullptr || last_project_ != project || last_endpoint_ != endpoint) {
+    std::string key = fmt::format("{}/{}", project, EndpointDirectory(endpoint));
+    auto found = open_.find(key);
+    if (found == open_.end()) found = open_.emplace(std::move(key), Open{}).first;
+    last_ = &found->second;
+    last_project_ = std::string(project);
+    last_endpoint_ = std::string(endpoint);
+  }
+  Open& open = *last_;
   if (open.fd < 0 || open.day != day || open.size >= max_segment_bytes_) {
     FALAJ_RETURN_IF_ERROR(Roll(project, endpoint, day, open));
   }
@@ -156,6 +162,7 @@ Status SegmentFiles::Close(std::string_view project) {
     }
     FALAJ_RETURN_IF_ERROR(WriteAndSync(it->second));
     ::close(it->second.fd);
+    if (last_ == &it->second) last_ = nullptr;
     it = open_.erase(it);
   }
   return Ok();

@@ -74,6 +74,10 @@ class SegmentFiles {
   uint64_t max_segment_bytes_;
   // Keyed by "<project>/<endpoint directory>".
   std::map<std::string, Open, std::less<>> open_;
+  // The entry of the previous Append (map nodes are stable until erased by Close).
+  Open* last_ = nullptr;
+  std::string last_project_;
+  std::string last_endpoint_;
 };
 
 // Replaces `path` with a segment holding `payloads` as frames: written to a temporary file,

@@ -1,5 +1,7 @@
 #include "monitoring/segment_format.h"
 
+#include <nmmintrin.h>
+
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -115,13 +117,34 @@ class PayloadReader {
   std::string_view bytes_;
 };
 
-}  // namespace
+// The SSE4.2 crc32 instruction computes CRC-32C eight bytes at a time: the writer checksums every
+// logged byte, so the table walk showed in profiles of 100 % logging.
+__attribute__((target("sse4.2"))) uint32_t HardwareCrc32c(std::string_view bytes) {
+  uint64_t crc = 0xFFFFFFFFu;
+  const char* at = bytes.data();
+  const char* end = at + bytes.size();
+  for (; end - at >= 8; at += 8) {
+    uint64_t word;
+    std::memcpy(&word, at, 8);
+    crc = _mm_crc32_u64(crc, word);
+  }
+  auto narrow = static_cast<uint32_t>(crc);
+  for (; at < end; ++at) narrow = _mm_crc32_u8(narrow, static_cast<uint8_t>(*at));
+  return narrow ^ 0xFFFFFFFFu;
+}
 
-uint32_t Crc32c(std::string_view bytes) {
+uint32_t TableCrc32c(std::string_view bytes) {
   static const std::array<uint32_t, 256> kTable = MakeCrcTable();
   uint32_t crc = 0xFFFFFFFFu;
   for (char c : bytes) crc = (crc >> 8) ^ kTable[(crc ^ static_cast<uint8_t>(c)) & 0xFF];
   return crc ^ 0xFFFFFFFFu;
+}
+
+}  // namespace
+
+uint32_t Crc32c(std::string_view bytes) {
+  static const bool kHardware = __builtin_cpu_supports("sse4.2");
+  return kHardware ? HardwareCrc32c(bytes) : TableCrc32c(bytes);
 }
 
 std::string EncodeRecord(const serving::PredictionRecord& record) {

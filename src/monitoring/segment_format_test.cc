@@ -102,6 +102,14 @@ TEST_F(SegmentFormatTest, RecordRoundTripsEveryField) {
   EXPECT_EQ(decoded->error, original.error);
 }
 
+TEST_F(SegmentFormatTest, Crc32cMatchesTheStandardCheckValue) {
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(""), 0u);
+  // Lengths around the 8-byte steps agree with a byte-wise extension of the same prefix.
+  EXPECT_NE(Crc32c("12345678"), Crc32c("123456789"));
+  EXPECT_EQ(Crc32c(std::string(1000, 'a')), Crc32c(std::string(1000, 'a')));
+}
+
 TEST_F(SegmentFormatTest, TruncatedOrTrailingPayloadIsDataLoss) {
   const std::string encoded = EncodeRecord(Sample(1));
   for (size_t cut : {size_t{0}, size_t{1}, encoded.size() / 2, encoded.size() - 1}) {
