@@ -1,11 +1,12 @@
 // The prediction log: takes the predictor's sampled PredictionRecords without ever blocking it
 // (a bounded lock-free queue; a full queue drops the record and counts the drop), and one writer
-// thread appends them to per-project, per-endpoint segment files (segment_format.h), fdatasyncs
-// each batch, indexes them by request id and unit key in the MetadataStore, and only then hands
-// them to the PredictionListeners. It also reads them back (by request id, unit key or time),
-// applies retention, erases an entity's records, and passes outcomes to the OutcomeListeners.
-// Records are sealed under the project's data key when a cipher is given.
-// docs/prediction-log.md describes the format, sampling, durability and joining rules.
+// thread appends them to per-project, per-endpoint segment files (segment_format.h) as one frame
+// per endpoint and batch, fdatasyncs each batch, indexes it (prediction_index.h: a block row per
+// frame, a key row per record with a request id or unit key) and only then hands the records to
+// the PredictionListeners. It also reads them back (by request id, unit key or time), applies
+// retention, erases an entity's records, and passes outcomes to the OutcomeListeners. Frames are
+// sealed under the project's data key when a cipher is given. docs/prediction-log.md describes
+// the format, sampling, durability and joining rules.
 //
 // Thread-safety: Sample and Offer are lock-free and safe from any thread (the serving path).
 // Reads, Erase and ApplyRetention are safe from any thread; they share a reader-writer lock with
@@ -29,6 +30,7 @@
 #include "common/result.h"
 #include "monitoring/bounded_queue.h"
 #include "monitoring/prediction_events.h"
+#include "monitoring/prediction_index.h"
 #include "monitoring/segment_files.h"
 #include "serving/prediction_record.h"
 #include "storage/metadata_store.h"
@@ -66,8 +68,7 @@ struct PredictionLogOptions {
 // One logged prediction with where it is stored.
 struct LoggedPrediction {
   serving::PredictionRecord record;
-  std::string segment;
-  uint64_t offset = 0;
+  RecordRef ref;
 };
 
 struct PredictionQuery {
@@ -148,17 +149,28 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   Result<int64_t> ApplyRetention();
 
  private:
-  struct IndexEntry;
   void WriterLoop();
   // Writes, syncs, indexes and publishes one batch; returns false when nothing was queued.
   bool WriteBatch();
-  Result<std::string> Seal(const serving::PredictionRecord& record);
-  // "YYYYMMDD" of a record's time, recomputed only when the day changes.
+  static std::string ObjectName(std::string_view project, std::string_view endpoint);
+  // The chunk sealed under the project's key (a copy when there is no cipher). Needs files_mutex_.
+  Result<std::string> Seal(const std::string& project, const std::string& endpoint,
+                           std::string_view chunk);
+  Result<std::vector<serving::PredictionRecord>> Open(std::string_view project,
+                                                      std::string_view endpoint,
+                                                      std::string_view payload);
+  // "YYYYMMDD" of a record's time, recomputed only when the day changes. Needs files_mutex_.
   const std::string& DayOf(int64_t timestamp_ms);
-  Result<serving::PredictionRecord> Open(std::string_view project, std::string_view endpoint,
-                                         std::string_view payload);
-  Result<std::vector<LoggedPrediction>> Load(std::string_view project, const storage::Rows& rows);
-  static Status InsertIndex(storage::Transaction& tx, const std::vector<IndexEntry>& entries);
+  // The records at `refs`, reading each frame once. Needs files_mutex_ (shared).
+  Result<std::vector<LoggedPrediction>> Load(std::string_view project, std::string_view endpoint,
+                                             const std::vector<RecordRef>& refs);
+  Result<std::optional<LoggedPrediction>> LoadFirst(std::string_view project,
+                                                    std::string_view endpoint,
+                                                    const std::vector<RecordRef>& refs);
+  // Rewrites one segment without the entity's records, re-indexing it. Needs files_mutex_.
+  Status EraseFromSegment(const std::string& project, const std::string& segment,
+                          const std::vector<std::pair<std::string, std::string>>& keys,
+                          LogErasure& erasure);
 
   storage::MetadataStore& store_;
   PredictionLogOptions options_;
@@ -180,8 +192,8 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   // Writer batches and rewrites take it exclusively, reads shared.
   std::shared_mutex files_mutex_;
   SegmentFiles files_;                          // guarded by files_mutex_
-  std::map<std::string, std::string> regions_;  // writer thread only: project → region
-  // What the writer worked out for the previous record (writer thread only).
+  std::map<std::string, std::string> regions_;  // guarded by files_mutex_: project → region
+  // What the writer worked out for the previous frame (guarded by files_mutex_).
   struct WriterContext {
     std::string project;
     std::string endpoint;
@@ -190,7 +202,8 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
     int64_t day_number = 0;
     std::string day;
   };
-  WriterContext writer_context_;
+  WriterContext context_;
+  std::string chunk_;  // guarded by files_mutex_: the chunk being built
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by wake_mutex_

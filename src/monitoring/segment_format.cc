@@ -147,10 +147,9 @@ uint32_t Crc32c(std::string_view bytes) {
   return kHardware ? HardwareCrc32c(bytes) : TableCrc32c(bytes);
 }
 
-std::string EncodeRecord(const serving::PredictionRecord& record) {
-  std::string out;
-  out.reserve(128 + record.inputs.size() * 4 + record.outputs.size() * 4 +
-              record.feature_names.size() * 8);
+namespace {
+
+void EncodeRecordTo(std::string& out, const serving::PredictionRecord& record) {
   out.push_back(static_cast<char>(kRecordVersion));
   PutString(out, record.project);
   PutString(out, record.endpoint);
@@ -170,7 +169,53 @@ std::string EncodeRecord(const serving::PredictionRecord& record) {
   PutFloats(out, record.outputs);
   PutU64(out, record.output_width);
   PutString(out, record.error);
+}
+
+}  // namespace
+
+std::string EncodeRecord(const serving::PredictionRecord& record) {
+  std::string out;
+  EncodeRecordTo(out, record);
   return out;
+}
+
+void BeginChunk(std::string& chunk) {
+  chunk.clear();
+  PutU32(chunk, 0);
+}
+
+void AddToChunk(std::string& chunk, const serving::PredictionRecord& record) {
+  const size_t length_at = chunk.size();
+  PutU32(chunk, 0);
+  EncodeRecordTo(chunk, record);
+  const auto length = static_cast<uint32_t>(chunk.size() - length_at - 4);
+  for (int i = 0; i < 4; ++i) chunk[length_at + i] = static_cast<char>(length >> (8 * i));
+}
+
+void FinishChunk(std::string& chunk, uint32_t count) {
+  for (int i = 0; i < 4; ++i) chunk[i] = static_cast<char>(count >> (8 * i));
+}
+
+Result<std::vector<serving::PredictionRecord>> DecodeChunk(std::string_view chunk) {
+  if (chunk.size() < 4) return MakeError(ErrorCode::kDataLoss, "truncated prediction chunk");
+  const uint32_t count = ReadU32(chunk.data());
+  chunk.remove_prefix(4);
+  if (count > chunk.size() / 4) {
+    return MakeError(ErrorCode::kDataLoss, "prediction chunk announces {} records", count);
+  }
+  std::vector<serving::PredictionRecord> records;
+  records.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (chunk.size() < 4 || ReadU32(chunk.data()) > chunk.size() - 4) {
+      return MakeError(ErrorCode::kDataLoss, "truncated record {} of a prediction chunk", i);
+    }
+    const uint32_t length = ReadU32(chunk.data());
+    FALAJ_ASSIGN_OR_RETURN(auto record, DecodeRecord(chunk.substr(4, length)));
+    records.push_back(std::move(record));
+    chunk.remove_prefix(4 + length);
+  }
+  if (!chunk.empty()) return MakeError(ErrorCode::kDataLoss, "bytes after a prediction chunk");
+  return records;
 }
 
 Result<serving::PredictionRecord> DecodeRecord(std::string_view payload) {

@@ -110,6 +110,23 @@ TEST_F(SegmentFormatTest, Crc32cMatchesTheStandardCheckValue) {
   EXPECT_EQ(Crc32c(std::string(1000, 'a')), Crc32c(std::string(1000, 'a')));
 }
 
+TEST_F(SegmentFormatTest, ChunkRoundTripsItsRecordsInOrder) {
+  std::string chunk;
+  BeginChunk(chunk);
+  for (int i = 0; i < 5; ++i) AddToChunk(chunk, Sample(i));
+  FinishChunk(chunk, 5);
+  auto records = DecodeChunk(chunk);
+  ASSERT_TRUE(records) << records.error().message;
+  ASSERT_EQ(records->size(), 5u);
+  EXPECT_EQ((*records)[4].request_id, "req-4");
+  EXPECT_EQ((*records)[4].inputs, Sample(4).inputs);
+  for (size_t cut : {size_t{2}, size_t{7}, chunk.size() - 1}) {
+    auto torn = DecodeChunk(std::string_view(chunk).substr(0, cut));
+    ASSERT_FALSE(torn);
+    EXPECT_EQ(torn.error().code, ErrorCode::kDataLoss);
+  }
+}
+
 TEST_F(SegmentFormatTest, TruncatedOrTrailingPayloadIsDataLoss) {
   const std::string encoded = EncodeRecord(Sample(1));
   for (size_t cut : {size_t{0}, size_t{1}, encoded.size() / 2, encoded.size() - 1}) {
