@@ -30,11 +30,15 @@ constexpr size_t kFirstReadBytes = 4096;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
 
-// What Stop() needs to reach a live connection: its stream, valid while `alive`, and whether it
-// is in the middle of a request. Touched on the connection's strand except `busy`.
+// What Stop() needs to reach a live connection: its strand, its stream, and whether it is in the
+// middle of a request.
 struct Connection {
+  explicit Connection(asio::any_io_executor strand) : strand(std::move(strand)) {}
+  // Fixed at creation, so Stop() can reach the strand from any thread.
+  const asio::any_io_executor strand;
+  // Only read or written on the connection's strand: the stream lives in the connection's
+  // coroutine frame (inside a TLS wrapper or not), and is null before it exists and after.
   beast::tcp_stream* stream = nullptr;
-  bool alive = true;  // only read or written on the connection's strand
   std::atomic<bool> busy{false};
 };
 
@@ -236,9 +240,9 @@ asio::awaitable<void> HttpServer::Impl::RunConnection(tcp::socket socket) {
   beast::error_code ignored;
   auto peer = socket.remote_endpoint(ignored);
   std::string remote = peer.address().to_string() + ":" + std::to_string(peer.port());
+  auto connection = std::make_shared<Connection>(socket.get_executor());
   beast::tcp_stream plain(std::move(socket));
 
-  auto connection = std::make_shared<Connection>();
   uint64_t id;
   {
     std::lock_guard lock(connections_mutex);
@@ -262,12 +266,15 @@ asio::awaitable<void> HttpServer::Impl::RunConnection(tcp::socket socket) {
       beast::get_lowest_layer(secure).expires_after(std::chrono::seconds(1));
       co_await secure.async_shutdown(as_tuple(use_awaitable));
     }
+    // No suspension between here and the end of `secure`: Stop()'s cancel, which runs on this
+    // strand, sees either a live stream or none.
+    connection->stream = nullptr;
   } else {
     connection->stream = &plain;
     co_await Serve(plain, *connection, remote);
     plain.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    connection->stream = nullptr;
   }
-  connection->alive = false;
   std::lock_guard lock(connections_mutex);
   connections.erase(id);
 }
@@ -380,8 +387,8 @@ void HttpServer::Impl::Stop() {
       std::lock_guard lock(connections_mutex);
       for (auto& [id, connection] : connections) {
         if (connection->busy) continue;
-        asio::post(connection->stream->get_executor(), [connection] {
-          if (connection->alive) connection->stream->cancel();
+        asio::post(connection->strand, [connection] {
+          if (connection->stream != nullptr) connection->stream->cancel();
         });
       }
     }
