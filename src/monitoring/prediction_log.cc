@@ -23,6 +23,12 @@ double UnitRandom() {
   return static_cast<double>(state >> 11) * 0x1.0p-53;
 }
 
+// Days since the epoch (UTC) of a wall-clock time, negative times included.
+int64_t DayNumber(int64_t timestamp_ms) {
+  constexpr int64_t kDayMs = 24 * 3600 * 1000;
+  return timestamp_ms >= 0 ? timestamp_ms / kDayMs : (timestamp_ms - kDayMs + 1) / kDayMs;
+}
+
 }  // namespace
 
 const storage::MigrationSet& PredictionLog::Migrations() { return PredictionIndexMigrations(); }
@@ -166,9 +172,7 @@ Result<std::vector<serving::PredictionRecord>> PredictionLog::Open(std::string_v
 }
 
 const std::string& PredictionLog::DayOf(int64_t timestamp_ms) {
-  constexpr int64_t kDayMs = 24 * 3600 * 1000;
-  const int64_t day_number =
-      timestamp_ms >= 0 ? timestamp_ms / kDayMs : (timestamp_ms - kDayMs + 1) / kDayMs;
+  const int64_t day_number = DayNumber(timestamp_ms);
   if (day_number != context_.day_number || context_.day.empty()) {
     context_.day_number = day_number;
     context_.day = SegmentFiles::Day(timestamp_ms);
@@ -184,7 +188,8 @@ bool PredictionLog::WriteBatch() {
     batch.push_back(std::move(*record));
   }
   if (batch.empty()) return false;
-  // One frame per endpoint (and per kChunkRecords or kChunkValues), records in arrival order.
+  // One frame per endpoint and day (a segment holds one day, which retention relies on), and per
+  // kChunkRecords or kChunkValues; records in arrival order.
   struct Group {
     std::vector<size_t> members;
     size_t values = 0;
@@ -195,7 +200,8 @@ bool PredictionLog::WriteBatch() {
     auto same = [&](const Group& group) {
       const auto& first = batch[group.members.front()];
       return group.members.size() < kChunkRecords && group.values < kChunkValues &&
-             first.project == record.project && first.endpoint == record.endpoint;
+             first.project == record.project && first.endpoint == record.endpoint &&
+             DayNumber(first.timestamp_ms) == DayNumber(record.timestamp_ms);
     };
     auto found = !groups.empty() && same(groups.back())
                      ? groups.end() - 1

@@ -62,8 +62,8 @@ class PredictionLogTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  PredictionLog& MakeLog(size_t capacity = 1024, double rate = 1.0) {
-    PredictionLogOptions options;
+  PredictionLog& MakeLog(size_t capacity = 1024, double rate = 1.0,
+                         PredictionLogOptions options = {}) {
     options.directory = (root_ / "logs").string();
     options.queue_capacity = capacity;
     options.sample_rate = rate;
@@ -218,6 +218,38 @@ TEST_F(PredictionLogTest, EraseRewritesSegmentsAndKeepsTheRest) {
   ASSERT_TRUE(later && *later);
   auto stats = log.Stats("p", "e");
   EXPECT_EQ(stats->indexed_records, 19u);
+}
+
+TEST_F(PredictionLogTest, RetentionDeletesOldDaysAndFollowsTheProjectsPolicy) {
+  PredictionLogOptions options;
+  options.retention_days = 30;
+  std::optional<int64_t> policy_days;
+  options.project_retention_days = [&](std::string_view) -> Result<std::optional<int64_t>> {
+    return policy_days;
+  };
+  auto& log = MakeLog(1024, 1.0, std::move(options));
+  log.Start();
+  constexpr int64_t kDay = 24 * 3600 * 1000;
+  auto old = Record(1);
+  old.timestamp_ms = kBase - 40 * kDay;
+  auto recent = Record(2);
+  recent.timestamp_ms = kBase - 3 * kDay;
+  log.Offer(std::move(old));
+  log.Offer(std::move(recent));
+  log.Offer(Record(3));
+  log.Flush();
+  // The writer applies retention itself when idle, so it may have deleted the old day already.
+  auto deleted = log.ApplyRetention();
+  ASSERT_TRUE(deleted) << deleted.error().message;
+  EXPECT_FALSE(*log.FindRequest("p", "e", "req-1"));
+  EXPECT_TRUE(*log.FindRequest("p", "e", "req-2"));
+  policy_days = 1;  // the project's policy is stricter than the log's default
+  deleted = log.ApplyRetention();
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_FALSE(*log.FindRequest("p", "e", "req-2"));
+  EXPECT_TRUE(*log.FindRequest("p", "e", "req-3"));
+  EXPECT_EQ(log.Stats("p", "e")->indexed_records, 1u);
 }
 
 }  // namespace
