@@ -150,8 +150,8 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
 
  private:
   void WriterLoop();
-  // Writes, syncs, indexes and publishes one batch; returns false when nothing was queued.
-  bool WriteBatch();
+  // Writes, syncs, indexes and publishes one batch; returns how many records it took.
+  size_t WriteBatch();
   static std::string ObjectName(std::string_view project, std::string_view endpoint);
   // The chunk sealed under the project's key (a copy when there is no cipher). Needs files_mutex_.
   Result<std::string> Seal(const std::string& project, const std::string& endpoint,

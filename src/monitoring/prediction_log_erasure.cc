@@ -68,7 +68,9 @@ Status PredictionLog::EraseFromSegment(const std::string& project, const std::st
       payloads.push_back(std::move(frame->payload));
     } else {
       BeginChunk(chunk_);
-      for (const auto& record : records) AddToChunk(chunk_, record);
+      for (size_t i = 0; i < records.size(); ++i) {
+        AddToChunk(chunk_, records[i], i == 0 ? nullptr : &records[i - 1]);
+      }
       FinishChunk(chunk_, static_cast<uint32_t>(records.size()));
       FALAJ_ASSIGN_OR_RETURN(auto sealed, Seal(project, endpoint, chunk_));
       payloads.push_back(std::move(sealed));

@@ -10,6 +10,9 @@ namespace falaj::monitoring {
 namespace {
 
 constexpr uint8_t kRecordVersion = 1;
+// A feature-name count meaning "the previous record's names": a chunk usually holds one model's
+// records, and repeating its names would double what a small record costs to seal and write.
+constexpr uint32_t kSameFeatureNames = 0xFFFFFFFFu;
 
 std::array<uint32_t, 256> MakeCrcTable() {
   std::array<uint32_t, 256> table{};
@@ -97,6 +100,15 @@ class PayloadReader {
     }
     return true;
   }
+  bool FeatureNames(std::vector<std::string>& names, const serving::PredictionRecord* previous) {
+    if (bytes_.size() >= 4 && ReadU32(bytes_.data()) == kSameFeatureNames) {
+      if (previous == nullptr) return false;
+      bytes_.remove_prefix(4);
+      names = previous->feature_names;
+      return true;
+    }
+    return Strings(names);
+  }
   bool Floats(std::vector<float>& values) {
     uint32_t count = 0;
     if (!U32(count) || bytes_.size() / sizeof(float) < count) return false;
@@ -149,7 +161,8 @@ uint32_t Crc32c(std::string_view bytes) {
 
 namespace {
 
-void EncodeRecordTo(std::string& out, const serving::PredictionRecord& record) {
+void EncodeRecordTo(std::string& out, const serving::PredictionRecord& record,
+                    const serving::PredictionRecord* previous) {
   out.push_back(static_cast<char>(kRecordVersion));
   PutString(out, record.project);
   PutString(out, record.endpoint);
@@ -163,7 +176,11 @@ void EncodeRecordTo(std::string& out, const serving::PredictionRecord& record) {
   PutStrings(out, record.entity_key_values);
   PutU64(out, static_cast<uint64_t>(record.timestamp_ms));
   PutU64(out, static_cast<uint64_t>(record.latency_us));
-  PutStrings(out, record.feature_names);
+  if (previous != nullptr && previous->feature_names == record.feature_names) {
+    PutU32(out, kSameFeatureNames);
+  } else {
+    PutStrings(out, record.feature_names);
+  }
   PutU64(out, record.rows);
   PutFloats(out, record.inputs);
   PutFloats(out, record.outputs);
@@ -175,7 +192,7 @@ void EncodeRecordTo(std::string& out, const serving::PredictionRecord& record) {
 
 std::string EncodeRecord(const serving::PredictionRecord& record) {
   std::string out;
-  EncodeRecordTo(out, record);
+  EncodeRecordTo(out, record, nullptr);
   return out;
 }
 
@@ -184,10 +201,11 @@ void BeginChunk(std::string& chunk) {
   PutU32(chunk, 0);
 }
 
-void AddToChunk(std::string& chunk, const serving::PredictionRecord& record) {
+void AddToChunk(std::string& chunk, const serving::PredictionRecord& record,
+                const serving::PredictionRecord* previous) {
   const size_t length_at = chunk.size();
   PutU32(chunk, 0);
-  EncodeRecordTo(chunk, record);
+  EncodeRecordTo(chunk, record, previous);
   const auto length = static_cast<uint32_t>(chunk.size() - length_at - 4);
   for (int i = 0; i < 4; ++i) chunk[length_at + i] = static_cast<char>(length >> (8 * i));
 }
@@ -210,7 +228,8 @@ Result<std::vector<serving::PredictionRecord>> DecodeChunk(std::string_view chun
       return MakeError(ErrorCode::kDataLoss, "truncated record {} of a prediction chunk", i);
     }
     const uint32_t length = ReadU32(chunk.data());
-    FALAJ_ASSIGN_OR_RETURN(auto record, DecodeRecord(chunk.substr(4, length)));
+    FALAJ_ASSIGN_OR_RETURN(auto record, DecodeRecord(chunk.substr(4, length),
+                                                     records.empty() ? nullptr : &records.back()));
     records.push_back(std::move(record));
     chunk.remove_prefix(4 + length);
   }
@@ -218,7 +237,8 @@ Result<std::vector<serving::PredictionRecord>> DecodeChunk(std::string_view chun
   return records;
 }
 
-Result<serving::PredictionRecord> DecodeRecord(std::string_view payload) {
+Result<serving::PredictionRecord> DecodeRecord(std::string_view payload,
+                                               const serving::PredictionRecord* previous) {
   PayloadReader in(payload);
   serving::PredictionRecord record;
   uint8_t version = 0;
@@ -231,9 +251,9 @@ Result<serving::PredictionRecord> DecodeRecord(std::string_view payload) {
             in.String(record.arm) && in.Byte(shadow) && in.String(record.request_id) &&
             in.String(record.unit_key) && in.Strings(record.entity_key_names) &&
             in.Strings(record.entity_key_values) && in.I64(record.timestamp_ms) &&
-            in.I64(record.latency_us) && in.Strings(record.feature_names) && in.U64(rows) &&
-            in.Floats(record.inputs) && in.Floats(record.outputs) && in.U64(width) &&
-            in.String(record.error) && in.AtEnd();
+            in.I64(record.latency_us) && in.FeatureNames(record.feature_names, previous) &&
+            in.U64(rows) && in.Floats(record.inputs) && in.Floats(record.outputs) &&
+            in.U64(width) && in.String(record.error) && in.AtEnd();
   if (!ok) {
     return MakeError(ErrorCode::kDataLoss, "malformed prediction record (format version {})",
                      version);

@@ -1,7 +1,8 @@
 // The prediction log's on-disk format: a segment file is an 8-byte magic ("FALAJPL1") followed
 // by frames, each a little-endian u32 payload length, a u32 CRC-32C of the payload, then the
 // payload: a chunk of the records one writer batch had for the endpoint (a u32 count, then per
-// record a u32 length and the encoded PredictionRecord), sealed as a whole when the project's
+// record a u32 length and the encoded PredictionRecord, whose feature names may refer to the
+// previous record's), sealed as a whole when the project's
 // records are encrypted. One frame per batch rather than per record keeps checksumming, sealing
 // and indexing off the per-record cost of 100 % logging.
 // Frames are only ever appended, so a crash can leave at most one torn frame at the end; a
@@ -31,12 +32,16 @@ uint32_t Crc32c(std::string_view bytes);
 
 // The record as bytes (every field, in a fixed order; see docs/prediction-log.md).
 std::string EncodeRecord(const serving::PredictionRecord& record);
-// DATA_LOSS when the bytes are truncated or malformed.
-Result<serving::PredictionRecord> DecodeRecord(std::string_view payload);
+// DATA_LOSS when the bytes are truncated or malformed. In a chunk, `previous` is the record
+// before (whose feature names a record may repeat by reference).
+Result<serving::PredictionRecord> DecodeRecord(std::string_view payload,
+                                               const serving::PredictionRecord* previous = nullptr);
 
 // Builds a chunk in place: Begin, Add per record, Finish (which writes the count).
 void BeginChunk(std::string& chunk);
-void AddToChunk(std::string& chunk, const serving::PredictionRecord& record);
+// `previous` is the record added before, if any (its feature names are not repeated).
+void AddToChunk(std::string& chunk, const serving::PredictionRecord& record,
+                const serving::PredictionRecord* previous);
 void FinishChunk(std::string& chunk, uint32_t count);
 // The chunk's records in order; DATA_LOSS when it is malformed.
 Result<std::vector<serving::PredictionRecord>> DecodeChunk(std::string_view chunk);

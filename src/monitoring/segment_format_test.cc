@@ -113,13 +113,17 @@ TEST_F(SegmentFormatTest, Crc32cMatchesTheStandardCheckValue) {
 TEST_F(SegmentFormatTest, ChunkRoundTripsItsRecordsInOrder) {
   std::string chunk;
   BeginChunk(chunk);
-  for (int i = 0; i < 5; ++i) AddToChunk(chunk, Sample(i));
+  const auto first = Sample(0);
+  AddToChunk(chunk, first, nullptr);
+  for (int i = 1; i < 5; ++i) AddToChunk(chunk, Sample(i), &first);
   FinishChunk(chunk, 5);
   auto records = DecodeChunk(chunk);
   ASSERT_TRUE(records) << records.error().message;
   ASSERT_EQ(records->size(), 5u);
   EXPECT_EQ((*records)[4].request_id, "req-4");
   EXPECT_EQ((*records)[4].inputs, Sample(4).inputs);
+  EXPECT_EQ((*records)[4].feature_names, Sample(4).feature_names);  // given by reference
+  EXPECT_LT(chunk.size(), 5 * EncodeRecord(first).size());
   for (size_t cut : {size_t{2}, size_t{7}, chunk.size() - 1}) {
     auto torn = DecodeChunk(std::string_view(chunk).substr(0, cut));
     ASSERT_FALSE(torn);
