@@ -64,7 +64,9 @@ nlohmann::json OutcomeJson(const monitoring::StoredOutcome& outcome) {
           {"prediction", record.prediction}};
 }
 
-Result<HttpResponse> Post(monitoring::OutcomeStore& outcomes, const HttpRequest& request) {
+Result<HttpResponse> Post(monitoring::OutcomeStore& outcomes, serving::EndpointStore& endpoints,
+                          const HttpRequest& request) {
+  FALAJ_RETURN_IF_ERROR(endpoints.Get(request.PathParam("project"), request.PathParam("endpoint")));
   FALAJ_ASSIGN_OR_RETURN(auto body, json::ParseObject(request.body));
   FALAJ_RETURN_IF_ERROR(json::RejectUnknownFields(body, {"outcomes"}));
   auto items = body.find("outcomes");
@@ -125,10 +127,12 @@ Result<HttpResponse> List(monitoring::OutcomeStore& outcomes, const HttpRequest&
 
 }  // namespace
 
-Status AddOutcomeRoutes(Router& router, monitoring::OutcomeStore& outcomes) {
-  FALAJ_RETURN_IF_ERROR(router.Add(
-      WorkerRoute("POST", kOutcomes, "models.predict",
-                  [&outcomes](HttpRequest& request) { return Post(outcomes, request); })));
+Status AddOutcomeRoutes(Router& router, monitoring::OutcomeStore& outcomes,
+                        serving::EndpointStore& endpoints) {
+  FALAJ_RETURN_IF_ERROR(router.Add(WorkerRoute("POST", kOutcomes, "models.predict",
+                                               [&outcomes, &endpoints](HttpRequest& request) {
+                                                 return Post(outcomes, endpoints, request);
+                                               })));
   return router.Add(
       WorkerRoute("GET", kOutcomes, "predictions.read",
                   [&outcomes](HttpRequest& request) { return List(outcomes, request); }));

@@ -125,6 +125,13 @@ def test_bad_batches_name_the_item_and_field_and_store_nothing(server, project, 
     assert len(listed(server, project)) == before
 
 
+def test_an_unknown_endpoint_is_not_found_and_stores_nothing(server, project):
+    response = server.post(outcomes_path(project, "no-such-endpoint"),
+                           json={"outcomes": [{"request_id": "r-1", "metric": "m", "value": 1}]})
+    assert_error_shape(response, 404, "NOT_FOUND")
+    assert server.get(outcomes_path(project, "no-such-endpoint")).json()["outcomes"] == []
+
+
 def test_malformed_json_and_hostile_but_valid_strings(server, project):
     garbage = server.post(outcomes_path(project), data=b'{"outcomes": [', 
                           headers={"Content-Type": "application/json"})
