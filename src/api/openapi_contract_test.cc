@@ -71,6 +71,9 @@ class OpenApiContractTest : public ::testing::Test {
     artifact_index_ = std::make_unique<tracking::ArtifactIndex>(*store_);
     logged_models_ = std::make_unique<tracking::LoggedModelStore>(*store_);
     jobs_ = std::make_unique<jobs::JobService>(*store_, jobs::JobServiceOptions{});
+    prediction_log_ = std::make_unique<monitoring::PredictionLog>(
+        *store_, metrics_, monitoring::PredictionLogOptions{(directory_ / "log").string()});
+    outcomes_ = std::make_unique<monitoring::OutcomeStore>(*store_, *prediction_log_);
     ASSERT_TRUE(AddAllRoutes(router_, {ready_,
                                        metrics_,
                                        *projects_,
@@ -98,7 +101,11 @@ class OpenApiContractTest : public ::testing::Test {
                                        *artifact_index_,
                                        *logged_models_,
                                        *jobs_,
-                                       std::string(32, 'k')}));
+                                       std::string(32, 'k'),
+                                       "",
+                                       nullptr,
+                                       prediction_log_.get(),
+                                       outcomes_.get()}));
     // Monitors and alerts are registered by the server after AddAllRoutes.
     monitor_references_ = std::make_unique<MonitorReferenceSource>(*registry_, NoArtifacts(),
                                                                    *endpoints_, *datasets_);
@@ -123,6 +130,8 @@ class OpenApiContractTest : public ::testing::Test {
   std::atomic<bool> ready_{true};
   metrics::Registry metrics_;
   std::unique_ptr<storage::MetadataStore> store_;
+  std::unique_ptr<monitoring::PredictionLog> prediction_log_;
+  std::unique_ptr<monitoring::OutcomeStore> outcomes_;
   std::unique_ptr<projects::ProjectService> projects_;
   std::unique_ptr<security::ApiKeyService> keys_;
   std::unique_ptr<security::RoleBindingService> bindings_;

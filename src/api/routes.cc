@@ -10,6 +10,8 @@
 #include "api/job_routes.h"
 #include "api/kserve_routes.h"
 #include "api/mlflow_routes.h"
+#include "api/outcome_routes.h"
+#include "api/prediction_log_routes.h"
 #include "api/project_routes.h"
 #include "api/registry_routes.h"
 #include "api/residency_routes.h"
@@ -48,6 +50,10 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddTrackingRoutes(router, dependencies.tracking));
   FALAJ_RETURN_IF_ERROR(AddJobRoutes(router, dependencies.jobs, dependencies.authorizer));
   FALAJ_RETURN_IF_ERROR(AddAbTestRoutes(router, dependencies.abtests));
+  if (dependencies.prediction_log != nullptr && dependencies.outcomes != nullptr) {
+    FALAJ_RETURN_IF_ERROR(AddPredictionLogRoutes(router, *dependencies.prediction_log));
+    FALAJ_RETURN_IF_ERROR(AddOutcomeRoutes(router, *dependencies.outcomes, dependencies.endpoints));
+  }
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);
 }
 

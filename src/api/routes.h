@@ -18,6 +18,8 @@
 #include "features/online_features.h"
 #include "features/training_sets.h"
 #include "jobs/job_service.h"
+#include "monitoring/outcome_store.h"
+#include "monitoring/prediction_log.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -68,6 +70,9 @@ struct RouteDependencies {
   std::string node_region = {};
   // A/B tests; null when the server runs without them (their routes then answer UNAVAILABLE).
   abtest::AbTestService* abtests = nullptr;
+  // The prediction log and the feedback API; their routes are registered when both are given.
+  monitoring::PredictionLog* prediction_log = nullptr;
+  monitoring::OutcomeStore* outcomes = nullptr;
 };
 
 Status AddAllRoutes(Router& router, const RouteDependencies& dependencies);

@@ -19,6 +19,7 @@
 #include "api/key_material.h"
 #include "api/monitor_reference_source.h"
 #include "api/monitor_routes.h"
+#include "api/prediction_log_wiring.h"
 #include "api/request_pipeline.h"
 #include "api/residency_routes.h"
 #include "api/routes.h"
@@ -41,6 +42,8 @@
 #include "monitoring/alert_service.h"
 #include "monitoring/monitor_service.h"
 #include "monitoring/monitored_values.h"
+#include "monitoring/outcome_store.h"
+#include "monitoring/prediction_log.h"
 #include "projects/project_service.h"
 #include "registry/model_registry.h"
 #include "security/api_keys.h"
@@ -73,6 +76,12 @@ namespace falaj::api {
 // Declared in dependency order: destroyed in reverse, so the HTTP server stops using the
 // services before they go, and storage closes last.
 struct Server::Parts {
+  // The log's writer calls listeners (monitors, A/B tests) declared after it: it stops before
+  // they go, also when start-up fails after it started.
+  ~Parts() {
+    if (prediction_log) prediction_log->Stop();
+  }
+
   Config config;
   metrics::Registry metrics;
   std::atomic<bool> ready{false};
@@ -103,6 +112,9 @@ struct Server::Parts {
   std::unique_ptr<features::OnlineFeatures> online_features;
   std::unique_ptr<features::ErasureService> erasures;
   std::unique_ptr<data::RetentionService> retention;  // its schedule stops before storage closes
+  // Its writer drains and joins when Run ends, or at the latest here, before storage closes.
+  std::unique_ptr<monitoring::PredictionLog> prediction_log;
+  std::unique_ptr<monitoring::OutcomeStore> outcomes;
   std::unique_ptr<tracking::TrackingStore> tracking;
   std::unique_ptr<tracking::ArtifactIndex> artifact_index;
   std::unique_ptr<tracking::LoggedModelStore> logged_models;
@@ -253,6 +265,10 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         &projects::ProjectService::Migrations()}) {
     FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
   }
+  for (const auto* set :
+       {&monitoring::PredictionLog::Migrations(), &monitoring::OutcomeStore::Migrations()}) {
+    FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(*set));
+  }
   auto blobs = storage::OpenBlobStore(config.EffectiveBlobUri());
   if (!blobs) return std::unexpected(blobs.error());
   parts->blobs = std::move(*blobs);
@@ -384,6 +400,19 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
         return pins;
       },
       *parts->audit);
+  // The prediction log (docs/prediction-log.md): the predictor offers it sampled predictions.
+  // Monitors and A/B tests subscribe to it (a monitoring::PredictionEventSource) before its
+  // writer starts below.
+  FALAJ_ASSIGN_OR_RETURN(
+      auto log_options,
+      MakePredictionLogOptions(config, *parts->projects, *parts->keyring, *parts->retention));
+  parts->prediction_log = std::make_unique<monitoring::PredictionLog>(
+      *parts->metadata, parts->metrics, std::move(log_options));
+  parts->outcomes =
+      std::make_unique<monitoring::OutcomeStore>(*parts->metadata, *parts->prediction_log);
+  parts->predictor->SetPredictionSink(parts->prediction_log.get());
+  parts->erasures->AddEraser("prediction_logs",
+                             PredictionLogEraser(*parts->prediction_log, *parts->outcomes));
   parts->tracking = std::make_unique<tracking::TrackingStore>(*parts->metadata);
   parts->artifact_index = std::make_unique<tracking::ArtifactIndex>(*parts->metadata);
   parts->logged_models = std::make_unique<tracking::LoggedModelStore>(*parts->metadata);
@@ -509,7 +538,9 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                                    *parts->jobs,
                                    parts->keys_material.audit_signing->PublicKeyRaw(),
                                    config.EffectiveNodeRegion(),
-                                   parts->abtests.get()}));
+                                   parts->abtests.get(),
+                                   parts->prediction_log.get(),
+                                   parts->outcomes.get()}));
   FALAJ_RETURN_IF_ERROR(parts->metadata->Migrate(monitoring::MonitorService::Migrations()));
   parts->monitor_references = std::make_unique<MonitorReferenceSource>(
       *parts->registry, artifacts, *parts->endpoints, *parts->datasets);
@@ -549,6 +580,13 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
                            *parts->audit, config.security.rate_limit},
                           parts->metrics));
   }
+  // Monitors and A/B tests learn of every logged prediction and outcome; listeners are attached
+  // before the writer starts.
+  parts->prediction_log->AddPredictionListener(parts->monitors.get());
+  parts->prediction_log->AddPredictionListener(parts->abtests.get());
+  parts->prediction_log->AddOutcomeListener(parts->monitors.get());
+  parts->prediction_log->AddOutcomeListener(parts->abtests.get());
+  parts->prediction_log->Start();
   // Jobs start once the server can answer: a command job talks to it.
   FALAJ_RETURN_IF_ERROR(parts->jobs->Start());
   FALAJ_RETURN_IF_ERROR(parts->monitors->Start());
@@ -586,6 +624,8 @@ void Server::Run() {
   if (parts_->grpc) {
     parts_->grpc->Stop(std::chrono::seconds(parts_->config.server.shutdown_grace_seconds));
   }
+  // Nothing serves predictions any more: the log writes what is queued, syncs and stops.
+  parts_->prediction_log->Stop();
   // Alert evaluation stops before jobs do, so no trigger is submitted to a stopping queue; the
   // monitors' window timer with it.
   parts_->alerts->Stop();

@@ -143,6 +143,28 @@ const KeySpec kKeys[] = {
      [](Config& c) -> FieldRef { return &c.jobs.commands_enabled; }},
     {"jobs.max_log_mb", "FALAJ_JOBS_MAX_LOG_MB", "Size cap of one job's log in MiB (1-1024).",
      false, [](Config& c) -> FieldRef { return &c.jobs.max_log_mb; }},
+    {"monitoring.prediction_log.sample_rate", "FALAJ_PREDICTION_LOG_SAMPLE_RATE",
+     "Share of predictions written to the prediction log, 0 to 1.", false,
+     [](Config& c) -> FieldRef { return &c.monitoring.prediction_log.sample_rate; }},
+    {"monitoring.prediction_log.endpoint_sample_rates", "FALAJ_PREDICTION_LOG_ENDPOINT_RATES",
+     "Per-endpoint sampling rates, project/endpoint=rate (comma-separated in the environment).",
+     false,
+     [](Config& c) -> FieldRef { return &c.monitoring.prediction_log.endpoint_sample_rates; }},
+    {"monitoring.prediction_log.queue_capacity", "FALAJ_PREDICTION_LOG_QUEUE_CAPACITY",
+     "Predictions waiting to be logged; past it they are dropped and counted.", false,
+     [](Config& c) -> FieldRef { return &c.monitoring.prediction_log.queue_capacity; }},
+    {"monitoring.prediction_log.flush_interval_ms", "FALAJ_PREDICTION_LOG_FLUSH_INTERVAL_MS",
+     "Longest time a logged prediction waits to be written and synced.", false,
+     [](Config& c) -> FieldRef { return &c.monitoring.prediction_log.flush_interval_ms; }},
+    {"monitoring.prediction_log.segment_mb", "FALAJ_PREDICTION_LOG_SEGMENT_MB",
+     "Size in MiB past which a prediction log segment is rolled.", false,
+     [](Config& c) -> FieldRef { return &c.monitoring.prediction_log.segment_mb; }},
+    {"monitoring.prediction_log.retention_days", "FALAJ_PREDICTION_LOG_RETENTION_DAYS",
+     "Days prediction log segments are kept; 0: forever.", false,
+     [](Config& c) -> FieldRef { return &c.monitoring.prediction_log.retention_days; }},
+    {"monitoring.prediction_log.encrypt", "FALAJ_PREDICTION_LOG_ENCRYPT",
+     "Seal logged predictions under the project's data key (true or false).", false,
+     [](Config& c) -> FieldRef { return &c.monitoring.prediction_log.encrypt; }},
     {"training.python", "FALAJ_TRAINING_PYTHON",
      "Python interpreter with xgboost and numpy for distributed training.", false,
      [](Config& c) -> FieldRef { return &c.training.python; }},
@@ -374,6 +396,14 @@ Status ValidateConfig(const Config& config) {
       {"security.rate_limit.burst", config.security.rate_limit.burst, 1, 1'000'000},
       {"security.rate_limit.auth_failures_per_minute",
        config.security.rate_limit.auth_failures_per_minute, 0, 1'000'000},
+      {"monitoring.prediction_log.queue_capacity", config.monitoring.prediction_log.queue_capacity,
+       1, 1 << 24},
+      {"monitoring.prediction_log.flush_interval_ms",
+       config.monitoring.prediction_log.flush_interval_ms, 1, 10'000},
+      {"monitoring.prediction_log.segment_mb", config.monitoring.prediction_log.segment_mb, 1,
+       4096},
+      {"monitoring.prediction_log.retention_days", config.monitoring.prediction_log.retention_days,
+       0, 36500},
   };
   for (const auto& bound : bounds) {
     if (bound.value < bound.minimum || bound.value > bound.maximum) {
@@ -420,12 +450,35 @@ Status ValidateConfig(const Config& config) {
   if (config.projects.regions.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "key 'projects.regions' must name a region");
   }
+  FALAJ_RETURN_IF_ERROR(ParseSampleRate("monitoring.prediction_log.sample_rate",
+                                        config.monitoring.prediction_log.sample_rate));
+  for (const auto& entry : config.monitoring.prediction_log.endpoint_sample_rates) {
+    const size_t equals = entry.find('=');
+    if (equals == std::string::npos || entry.find('/') > equals) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "key 'monitoring.prediction_log.endpoint_sample_rates': '{}' is not "
+                       "project/endpoint=rate",
+                       entry);
+    }
+    FALAJ_RETURN_IF_ERROR(ParseSampleRate("monitoring.prediction_log.endpoint_sample_rates",
+                                          std::string_view(entry).substr(equals + 1)));
+  }
   if (log::Level level; !log::ParseLevel(config.log_level, &level)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "key 'log.level' must be debug, info, warn or error, got '{}'",
                      config.log_level);
   }
   return Ok();
+}
+
+Result<double> ParseSampleRate(std::string_view key, std::string_view text) {
+  double rate = -1;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), rate);
+  if (error != std::errc() || end != text.data() + text.size() || !(rate >= 0 && rate <= 1)) {
+    return MakeError(ErrorCode::kInvalidArgument, "key '{}' must be a number from 0 to 1, got '{}'",
+                     key, text);
+  }
+  return rate;
 }
 
 std::string RenderConfigYaml(const Config& config) {

@@ -105,6 +105,25 @@ struct TrainingConfig {
   std::string collective_script;
 };
 
+// The prediction log (docs/prediction-log.md).
+struct PredictionLogConfig {
+  std::string sample_rate = "1";  // a number from 0 to 1: the share of predictions logged
+  // Per endpoint, overriding sample_rate: "project/endpoint=rate".
+  std::vector<std::string> endpoint_sample_rates;
+  int64_t queue_capacity = 65536;  // records waiting for the writer; past it they are dropped
+  int64_t flush_interval_ms = 20;  // the writer's idle poll, so the longest wait for durability
+  int64_t segment_mb = 64;         // a segment is rolled past this size
+  int64_t retention_days = 30;     // segments older than this are deleted; 0 keeps them
+  bool encrypt = true;             // seal records under the project's data key
+};
+
+struct MonitoringConfig {
+  PredictionLogConfig prediction_log;
+};
+
+// A sampling rate, "0" to "1"; INVALID_ARGUMENT naming `key` otherwise.
+Result<double> ParseSampleRate(std::string_view key, std::string_view text);
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -114,6 +133,7 @@ struct Config {
   JobsConfig jobs;
   TrainingConfig training;
   std::string log_level = "info";
+  MonitoringConfig monitoring;
 
   // The metadata and blob URIs with the data-dir defaults filled in.
   std::string EffectiveMetadataUri() const;

@@ -15,17 +15,11 @@
 namespace falaj::features {
 namespace {
 
-std::string KeyText(const OnlineValue& value) {
-  if (const auto* integer = std::get_if<int64_t>(&value)) return std::to_string(*integer);
-  if (const auto* text = std::get_if<std::string>(&value)) return *text;
-  return "";
-}
-
 // SHA-256 of the canonical key ("name=value\n" per key, sorted by name), for the report.
 std::string KeyDigest(std::vector<EntityKeyColumn> keys) {
   std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   Sha256 hash;
-  for (const auto& key : keys) hash.Update(key.name + "=" + KeyText(key.values[0]) + "\n");
+  for (const auto& key : keys) hash.Update(key.name + "=" + EntityKeyText(key.values[0]) + "\n");
   return hash.FinishHex();
 }
 
@@ -37,13 +31,13 @@ std::shared_ptr<arrow::Scalar> KeyScalar(const OnlineValue& value, const arrow::
       return std::make_shared<arrow::Int64Scalar>(*integer);
     }
     int64_t parsed = 0;
-    const std::string text = KeyText(value);
+    const std::string text = EntityKeyText(value);
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
     if (error != std::errc() || end != text.data() + text.size()) return nullptr;
     return std::make_shared<arrow::Int64Scalar>(parsed);
   }
   if (type.id() == arrow::Type::STRING)
-    return std::make_shared<arrow::StringScalar>(KeyText(value));
+    return std::make_shared<arrow::StringScalar>(EntityKeyText(value));
   return nullptr;
 }
 
@@ -91,7 +85,7 @@ Result<arrow::Datum> WithRawMatches(const arrow::Table& table, arrow::Datum mask
       hit = std::all_of(key_columns.begin(), key_columns.end(),
                         [&](const auto& column) { return column->IsNull(row); });
       for (const auto& key : keys)
-        hit = hit && HoldsToken(text.GetView(row), KeyText(key.values[0]));
+        hit = hit && HoldsToken(text.GetView(row), EntityKeyText(key.values[0]));
     }
     builder.UnsafeAppend(hit);
   }
@@ -129,6 +123,12 @@ Result<std::optional<arrow::Datum>> Matches(const arrow::Table& table,
 }
 
 }  // namespace
+
+std::string EntityKeyText(const OnlineValue& value) {
+  if (const auto* integer = std::get_if<int64_t>(&value)) return std::to_string(*integer);
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  return "";
+}
 
 const storage::MigrationSet& ErasureService::Migrations() {
   static const storage::MigrationSet kSet{
@@ -188,6 +188,10 @@ Result<nlohmann::json> ErasureService::EraseOnline(const ErasureRequest& request
   return removed;
 }
 
+void ErasureService::AddEraser(std::string name, Eraser eraser) {
+  erasers_.emplace_back(std::move(name), std::move(eraser));
+}
+
 Result<nlohmann::json> ErasureService::Erase(const ErasureRequest& request) {
   if (request.keys.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "name the entity: at least one join key");
@@ -208,7 +212,9 @@ Result<nlohmann::json> ErasureService::Erase(const ErasureRequest& request) {
   for (const auto& key : request.keys) report["key_columns"].push_back(key.name);
   FALAJ_ASSIGN_OR_RETURN(report["datasets"], EraseOffline(request, id));
   FALAJ_ASSIGN_OR_RETURN(report["online"], EraseOnline(request));
-  report["prediction_logs"] = "none recorded: prediction logging does not exist yet";
+  for (const auto& [name, eraser] : erasers_) {
+    FALAJ_ASSIGN_OR_RETURN(report[name], eraser(request));
+  }
   report["finished_at"] = FormatRfc3339(clock_.Now());
   FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
       storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {

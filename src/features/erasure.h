@@ -3,14 +3,17 @@
 // (every version of every dataset with those columns, quarantine and training sets included) and
 // from the online store (every feature view keyed by them), and keeps an erasure report. The
 // report names what was removed, per dataset version and per view, and identifies the entity only
-// by a SHA-256 of its key (keeping the key itself would keep the personal data).
-// Prediction logs do not exist yet; the report says so.
+// by a SHA-256 of its key (keeping the key itself would keep the personal data). Other modules
+// that hold an entity's data (the prediction log and its outcomes) plug in with AddEraser; each
+// eraser runs after the built-in ones and its result goes into the report under its name.
 //
-// Thread-safe: state lives in the MetadataStore, the blob stores and the online store. Ingests
-// running during an erasure may add rows of the entity after it; erase again after such loads.
+// Thread-safe once erasers are added (before serving): state lives in the MetadataStore, the blob
+// stores and the online store. Ingests running during an erasure may add rows of the entity
+// after it; erase again after such loads.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -31,6 +34,9 @@ struct ErasureRequest {
   std::string principal;
 };
 
+// A key value as text ("42" for 42), as erasers that store keys as text compare them.
+std::string EntityKeyText(const OnlineValue& value);
+
 class ErasureService {
  public:
   ErasureService(storage::MetadataStore& store, data::DatasetStore& datasets,
@@ -39,6 +45,11 @@ class ErasureService {
       : store_(store), datasets_(datasets), registry_(registry), online_(online), clock_(clock) {}
 
   static const storage::MigrationSet& Migrations();
+
+  // Removes the entity's records from one more store; returns what it removed, for the report.
+  using Eraser = std::function<Result<nlohmann::json>(const ErasureRequest& request)>;
+  // Adds an eraser run by every Erase, reported under `name`. Call before serving.
+  void AddEraser(std::string name, Eraser eraser);
 
   // Erases and returns the report (also stored). INVALID_ARGUMENT for no keys or a key with
   // other than one value.
@@ -54,6 +65,7 @@ class ErasureService {
   FeatureRegistry& registry_;
   OnlineStore& online_;
   const Clock& clock_;
+  std::vector<std::pair<std::string, Eraser>> erasers_;  // set before serving
 };
 
 }  // namespace falaj::features

@@ -1,0 +1,168 @@
+"""The prediction log against a real server: predictions made through KServe v2 are read back
+with their inputs, outputs and version; sampling 0 logs nothing and 1 everything; a full queue
+drops and counts instead of slowing serving; a SIGKILL loses at most the unsynced tail and never
+corrupts what was logged before; bad queries get clear errors."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import assert_error_shape, metric_value, parse_metrics, unique_name, wait_until
+from prediction_log_helpers import (COEFFICIENTS, infer, predictions, serve_endpoint,
+                                    wait_logged)
+from serving_helpers import logistic
+
+
+def test_kserve_predictions_are_logged_with_equal_inputs_outputs_and_version(server):
+    project = unique_name("plog")
+    serve_endpoint(server, project)
+    sent = {}
+    for i in range(20):
+        rows = [[float(i), 0.5 * i, -1.0], [1.0, 2.0, float(i)]]
+        answer = infer(server, project, rows, f"req-{i}")
+        sent[f"req-{i}"] = (rows, answer["outputs"][0]["data"])
+    logged = wait_logged(server, project, 20)
+    assert len(logged) == 20
+    for item in logged:
+        rows, outputs = sent[item["request_id"]]
+        assert item["inputs"] == rows
+        assert [value for row in item["outputs"] for value in row] == pytest.approx(outputs)
+        assert item["outputs"][0][0] == pytest.approx(logistic(*COEFFICIENTS, rows[0]), rel=1e-6)
+        assert item["version"] == 1 and item["model"] == "m"
+        assert item["rows"] == 2 and item["latency_us"] > 0
+    one = predictions(server, project, request_id="req-7")
+    assert [item["request_id"] for item in one] == ["req-7"]
+    # Paging returns each prediction exactly once, oldest first.
+    path = f"/api/v1/projects/{project}/endpoints/e/predictions"
+    first = server.get(path, params={"limit": 7}).json()
+    second = server.get(path, params={"limit": 7, "page_token": first["next_page_token"]}).json()
+    ids = [item["request_id"] for item in first["predictions"] + second["predictions"]]
+    assert len(set(ids)) == 14
+    stats = server.get(f"/api/v1/projects/{project}/endpoints/e/prediction-log").json()
+    assert stats["indexed_records"] == 20 and stats["segments"] >= 1
+    assert stats["written"] >= 20 and stats["segment_bytes"] > 0
+    samples = parse_metrics(server.metrics_text())
+    assert metric_value(samples, "falaj_prediction_log_written_total") >= 20
+
+
+def test_segments_on_disk_are_encrypted(server):
+    project = unique_name("plog")
+    serve_endpoint(server, project)
+    infer(server, project, [[123.5, 0.0, 0.0]], "secret-request-id")
+    wait_logged(server, project, 1)
+    directory = server.data_dir / "prediction_logs" / project / "e"
+    content = b"".join(path.read_bytes() for path in directory.iterdir())
+    assert content.startswith(b"FALAJPL1")
+    assert b"secret-request-id" not in content
+
+
+def test_sampling_zero_logs_nothing_and_one_logs_everything(make_server):
+    server = make_server(env={"FALAJ_PREDICTION_LOG_SAMPLE_RATE": "1",
+                              "FALAJ_PREDICTION_LOG_ENDPOINT_RATES": "sampled/quiet=0"}).start()
+    serve_endpoint(server, "sampled", "loud")
+    assert server.post("/api/v1/projects/sampled/endpoints",
+                       json={"name": "quiet", "targets": [{"model": "m", "version": 1}]}
+                       ).status_code == 201
+    for i in range(30):
+        infer(server, "sampled", [[1.0, 2.0, 3.0]], f"l-{i}", endpoint="loud")
+        infer(server, "sampled", [[1.0, 2.0, 3.0]], f"q-{i}", endpoint="quiet")
+    assert len(wait_logged(server, "sampled", 30, endpoint="loud")) == 30
+    time.sleep(0.3)
+    assert predictions(server, "sampled", "quiet") == []
+    server.stop_and_check()
+
+    off = make_server(env={"FALAJ_PREDICTION_LOG_SAMPLE_RATE": "0"}).start()
+    serve_endpoint(off, "off")
+    for i in range(30):
+        infer(off, "off", [[1.0, 2.0, 3.0]], f"o-{i}")
+    time.sleep(0.3)
+    assert predictions(off, "off") == []
+    assert off.get("/api/v1/projects/off/endpoints/e/prediction-log").json()["written"] == 0
+
+
+def test_a_bad_sampling_rate_stops_the_server_with_the_key_named(make_server):
+    server = make_server(env={"FALAJ_PREDICTION_LOG_SAMPLE_RATE": "1.5"})
+    server.spawn()
+    assert server.wait_exit() != 0
+    assert "monitoring.prediction_log.sample_rate" in server.all_stderr()
+
+
+def test_a_full_queue_drops_and_counts_without_failing_requests(make_server):
+    # A queue of one that the writer looks at every 10 s: nearly everything is dropped.
+    server = make_server(env={"FALAJ_PREDICTION_LOG_QUEUE_CAPACITY": "1",
+                              "FALAJ_PREDICTION_LOG_FLUSH_INTERVAL_MS": "10000"}).start()
+    serve_endpoint(server, "full")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: infer(server, "full", [[1.0, 1.0, 1.0]], f"f-{i}"), range(200)))
+    stats = server.get("/api/v1/projects/full/endpoints/e/prediction-log").json()
+    assert stats["dropped"] >= 190
+    samples = parse_metrics(server.metrics_text())
+    assert metric_value(samples, "falaj_prediction_log_dropped_total") == stats["dropped"]
+    # Shutdown writes what was queued.
+    server.stop_and_check()
+
+
+def test_sigkill_loses_at_most_the_unsynced_tail_and_corrupts_nothing(make_server):
+    server = make_server(env={"FALAJ_PREDICTION_LOG_FLUSH_INTERVAL_MS": "5"}).start()
+    serve_endpoint(server, "crash")
+    answered = {}
+    stop = threading.Event()
+
+    def load(worker):
+        i = 0
+        while not stop.is_set():
+            request_id = f"w{worker}-{i}"
+            try:
+                infer(server, "crash", [[float(i), 1.0, 2.0]], request_id)
+            except Exception:  # the kill cuts requests in flight
+                return
+            answered[request_id] = time.monotonic()
+            i += 1
+
+    threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    os.kill(server.process.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    server.process.wait()
+    server.start()
+    logged = predictions(server, "crash")
+    ids = {item["request_id"] for item in logged}
+    # Everything answered well before the kill (the writer syncs every few ms) is durable.
+    settled = {request_id for request_id, at in answered.items() if at < killed_at - 0.5}
+    assert settled and settled <= ids
+    assert len(ids) == len(logged)  # no duplicates
+    for item in logged:
+        assert item["inputs"][0][1:] == [1.0, 2.0]
+    # The log keeps working after the crash: new records go to a new segment.
+    infer(server, "crash", [[9.0, 1.0, 2.0]], "after-restart")
+    wait_until(lambda: predictions(server, "crash", request_id="after-restart"), 10)
+
+
+def bad(response, needle):
+    assert needle in assert_error_shape(response, 400, "INVALID_ARGUMENT")["message"]
+
+
+def test_bad_queries_get_clear_errors(server):
+    project = unique_name("plog")
+    serve_endpoint(server, project)
+    path = f"/api/v1/projects/{project}/endpoints/e/predictions"
+    bad(server.get(path, params={"limit": 0}), "limit")
+    bad(server.get(path, params={"limit": "x"}), "limit")
+    bad(server.get(path, params={"since": "-1"}), "since")
+    bad(server.get(path, params={"page_token": "garbage"}), "cursor")
+    bad(server.get(path, params={"request_id": "a", "unit_key": "b"}), "not both")
+    # Hostile filters are plain values.
+    assert server.get(path, params={"request_id": "'; DROP TABLE x; --"}).json()[
+        "predictions"] == []
+    assert server.get(path, params={"since": str(2**62)}).json()["predictions"] == []
