@@ -182,6 +182,14 @@ void AlertService::Apply(const RuleRecord& record, Alert& alert, bool holds, dou
       if (alert.state == AlertState::kFiring && alert.trigger == TriggerState::kPending) {
         SubmitTrigger(record, alert);
       }
+      if (alert.state == AlertState::kFiring && !record.rule.alertmanager_url.empty()) {
+        auto [sent, first] = alertmanager_sent_ms_.try_emplace(AlertKey(alert), 0);
+        if (now_ms - sent->second >= kAlertmanagerResendMs) {
+          notifier_.Enqueue(AlertmanagerAlertsUrl(record.rule.alertmanager_url),
+                            AlertmanagerPayload(record.rule, alert, GeneratorUrl(alert)).dump());
+          sent->second = now_ms;
+        }
+      }
       return;
     case Transition::kPending:
     case Transition::kDropped:
@@ -192,10 +200,12 @@ void AlertService::Apply(const RuleRecord& record, Alert& alert, bool holds, dou
       Save(alert);
       if (record.rule.trigger) SubmitTrigger(record, alert);
       Notify(record.rule, alert);
+      alertmanager_sent_ms_[AlertKey(alert)] = now_ms;
       return;
     case Transition::kResolved:
       Save(alert);
       Notify(record.rule, alert);
+      alertmanager_sent_ms_.erase(AlertKey(alert));
       return;
   }
 }
@@ -219,8 +229,12 @@ void AlertService::SubmitTrigger(const RuleRecord& record, Alert& alert) {
   Save(alert);
 }
 
+std::string AlertService::GeneratorUrl(const Alert& alert) const {
+  return fmt::format("{}/api/v1/projects/{}/alerts", base_url_(), alert.project);
+}
+
 void AlertService::Notify(const AlertRule& rule, const Alert& alert) {
-  std::string generator = fmt::format("{}/api/v1/projects/{}/alerts", base_url_(), alert.project);
+  std::string generator = GeneratorUrl(alert);
   if (!rule.webhook_url.empty()) {
     notifier_.Enqueue(rule.webhook_url, WebhookPayload(rule, alert, generator).dump());
   }

@@ -1,11 +1,13 @@
 // Alert rules over monitored values, evaluated every tick: each rule's matching values go
 // through the Prometheus lifecycle (alert_state.h); transitions are persisted (AlertStore),
 // firing and resolved alerts are sent to the rule's webhook and Alertmanager (AlertNotifier,
-// off this thread), and a firing alert of a rule with a trigger submits one durable job through
-// JobService (docs/decisions/0007-alert-triggers-submit-jobs.md). The trigger is recorded as
-// pending in the same write that records the firing, so a restart before the submission
-// submits it then; a firing submits at most one job (a crash between the job's creation and the
-// recording of its id could submit a second: JobService has no idempotency key yet).
+// off this thread; a firing alert is sent to Alertmanager again every kAlertmanagerResend, as
+// Prometheus does, or Alertmanager would resolve it on its own after its resolve_timeout), and a
+// firing alert of a rule with a trigger submits one durable job through JobService
+// (docs/decisions/0007-alert-triggers-submit-jobs.md). The trigger is recorded as pending in the
+// same write that records the firing, so a restart before the submission submits it then; a firing
+// submits at most one job (a crash between the job's creation and the recording of its id could
+// submit a second: JobService has no idempotency key yet).
 //
 // Thread-safety: every method may be called concurrently; one mutex guards rules and alerts
 // (evaluation is a short in-memory pass plus the writes of its transitions).
@@ -33,6 +35,9 @@ namespace falaj::monitoring {
 
 class AlertService {
  public:
+  // Prometheus's default resend delay.
+  static constexpr int64_t kAlertmanagerResendMs = 60'000;
+
   // `base_url` answers the server's own URL, for notifications' generator links.
   AlertService(storage::MetadataStore& store, MonitoredValues& values, jobs::JobService& jobs,
                AlertNotifier& notifier, const Clock& clock, std::function<std::string()> base_url);
@@ -69,6 +74,7 @@ class AlertService {
   void Apply(const RuleRecord& record, Alert& alert, bool holds, double value, int64_t now_ms);
   void SubmitTrigger(const RuleRecord& record, Alert& alert);  // mutex_ held
   void Notify(const AlertRule& rule, const Alert& alert);
+  std::string GeneratorUrl(const Alert& alert) const;
   void Save(const Alert& alert);
   void ForgetAlerts(std::string_view project, std::string_view rule);  // mutex_ held
 
@@ -82,6 +88,9 @@ class AlertService {
   std::mutex mutex_;
   std::map<std::string, RuleRecord> rules_;  // RuleKey -> rule; guarded by mutex_
   std::map<std::string, Alert> alerts_;      // AlertKey -> alert; guarded by mutex_
+  // AlertKey -> when a firing alert was last sent to Alertmanager; guarded by mutex_. In memory:
+  // after a restart the first evaluation sends firing alerts again, which Alertmanager absorbs.
+  std::map<std::string, int64_t> alertmanager_sent_ms_;
 
   std::mutex timer_mutex_;
   std::condition_variable timer_wake_;

@@ -124,6 +124,44 @@ TEST_F(AlertServiceTest, FiresAfterForTriggersOnceAndResolves) {
   EXPECT_EQ(posted_[1].second["state"], "resolved");
 }
 
+TEST_F(AlertServiceTest, AFiringAlertIsSentToAlertmanagerAgainEveryMinute) {
+  Boot(100);
+  auto rule = alerts_->CreateRule("p",
+                                  {{"name", "drift"},
+                                   {"value", "monitor.m.drift_share"},
+                                   {"op", ">="},
+                                   {"threshold", 0.5},
+                                   {"alertmanager_url", "http://127.0.0.1:1"}},
+                                  "tester");
+  ASSERT_TRUE(rule.has_value()) << rule.error().message;
+  auto sent = [&] {
+    EXPECT_TRUE(notifier_->Drain(std::chrono::seconds(5)));
+    std::lock_guard lock(mutex_);
+    return posted_.size();
+  };
+  SetValue(0.6);
+  alerts_->Evaluate(Now());
+  EXPECT_EQ(Only().state, AlertState::kFiring);
+  EXPECT_EQ(sent(), 1u);
+  Advance(AlertService::kAlertmanagerResendMs - 1);
+  SetValue(0.6);
+  alerts_->Evaluate(Now());
+  EXPECT_EQ(sent(), 1u);
+  Advance(1);
+  alerts_->Evaluate(Now());
+  EXPECT_EQ(sent(), 2u);
+  SetValue(0.1);
+  alerts_->Evaluate(Now());
+  EXPECT_EQ(Only().state, AlertState::kResolved);
+  Advance(AlertService::kAlertmanagerResendMs);
+  alerts_->Evaluate(Now());
+  ASSERT_EQ(sent(), 3u);  // the resolution, and nothing after it
+  std::lock_guard lock(mutex_);
+  EXPECT_EQ(posted_[1].first, posted_[0].first);
+  EXPECT_EQ(posted_[1].second, posted_[0].second);  // the same alert, startsAt unchanged
+  EXPECT_TRUE(posted_[2].second[0].contains("endsAt"));
+}
+
 TEST_F(AlertServiceTest, StaleValuesDoNotHold) {
   Boot(100);
   CreateRule();
