@@ -13,27 +13,34 @@ constexpr double kGrowth = 1.25;
 
 double UpperBoundUs(size_t bucket) { return kFirstBoundUs * std::pow(kGrowth, bucket); }
 
+// The labels of every per-arm family (the shadow calls' add `result`).
+std::vector<std::string> ArmLabels(std::vector<std::string> more = {}) {
+  std::vector<std::string> labels = {"project", "endpoint", "arm"};
+  labels.insert(labels.end(), more.begin(), more.end());
+  return labels;
+}
+
 }  // namespace
 
 ArmMetrics::ArmMetrics(metrics::Registry& registry)
     : requests(registry.AddCounter("falaj_endpoint_arm_requests_total",
                                    "Requests an endpoint's arm answered or failed (shadows apart).",
-                                   {"project", "endpoint", "arm"})),
+                                   ArmLabels())),
       errors(registry.AddCounter("falaj_endpoint_arm_errors_total",
                                  "Requests an endpoint's arm failed (shadows apart).",
-                                 {"project", "endpoint", "arm"})),
+                                 ArmLabels())),
       shadow_requests(registry.AddCounter(
           "falaj_endpoint_arm_shadow_requests_total",
           "Mirrored calls to a shadow arm by result: ok, failed, or dropped (shadow pool full).",
-          {"project", "endpoint", "arm", "result"})),
+          ArmLabels({"result"}))),
       request_seconds(registry.AddHistogram(
           "falaj_endpoint_arm_request_duration_seconds",
           "Time from receipt to answer (or failure) of requests routed to an endpoint's arm.",
-          {"project", "endpoint", "arm"}, metrics::DefaultLatencyBuckets())),
+          ArmLabels(), metrics::DefaultLatencyBuckets())),
       weight(registry.AddGauge("falaj_endpoint_arm_weight",
                                "An arm's current traffic weight (relative to its endpoint's other "
                                "arms; a ramping canary's steps included).",
-                               {"project", "endpoint", "arm"})),
+                               ArmLabels())),
       canary_step(registry.AddGauge(
           "falaj_endpoint_canary_step",
           "The step (1-based) of the endpoint's ramping canary; 0 when none ramps.",
