@@ -13,7 +13,7 @@ constexpr double kGrowth = 1.25;
 
 double UpperBoundUs(size_t bucket) { return kFirstBoundUs * std::pow(kGrowth, bucket); }
 
-// The labels of every per-arm family (the shadow calls' add `result`).
+// The labels of every per-arm family, then `more` (the shadow calls' family adds `result`).
 std::vector<std::string> ArmLabels(std::vector<std::string> more = {}) {
   std::vector<std::string> labels = {"project", "endpoint", "arm"};
   labels.insert(labels.end(), more.begin(), more.end());
