@@ -33,9 +33,10 @@ nlohmann::json StatusJson(const serving::LoadStatus& status) {
 }
 
 // Starts loading every target of a changed endpoint so that traffic moves to new versions as
-// soon as they are ready.
+// soon as they are ready; its arms' weight gauges move at once, before any traffic.
 void Preload(serving::Predictor& predictor, serving::ModelManager& models,
              const serving::Endpoint& endpoint) {
+  predictor.arm_stats().Publish(endpoint);
   predictor.Forget(endpoint.project);
   auto specs = predictor.TargetSpecs(endpoint.project, endpoint.name);
   if (!specs) return;

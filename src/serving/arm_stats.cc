@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace falaj::serving {
@@ -12,7 +13,49 @@ constexpr double kGrowth = 1.25;
 
 double UpperBoundUs(size_t bucket) { return kFirstBoundUs * std::pow(kGrowth, bucket); }
 
+// The labels of every per-arm family, then `more` (the shadow calls' family adds `result`).
+std::vector<std::string> ArmLabels(std::vector<std::string> more = {}) {
+  std::vector<std::string> labels = {"project", "endpoint", "arm"};
+  labels.insert(labels.end(), more.begin(), more.end());
+  return labels;
+}
+
 }  // namespace
+
+ArmMetrics::ArmMetrics(metrics::Registry& registry)
+    : requests(registry.AddCounter("falaj_endpoint_arm_requests_total",
+                                   "Requests an endpoint's arm answered or failed (shadows apart).",
+                                   ArmLabels())),
+      errors(registry.AddCounter("falaj_endpoint_arm_errors_total",
+                                 "Requests an endpoint's arm failed (shadows apart).",
+                                 ArmLabels())),
+      shadow_requests(registry.AddCounter(
+          "falaj_endpoint_arm_shadow_requests_total",
+          "Mirrored calls to a shadow arm by result: ok, failed, or dropped (shadow pool full).",
+          ArmLabels({"result"}))),
+      request_seconds(registry.AddHistogram(
+          "falaj_endpoint_arm_request_duration_seconds",
+          "Time from receipt to answer (or failure) of requests routed to an endpoint's arm.",
+          ArmLabels(), metrics::DefaultLatencyBuckets())),
+      weight(registry.AddGauge("falaj_endpoint_arm_weight",
+                               "An arm's current traffic weight (relative to its endpoint's other "
+                               "arms; a ramping canary's steps included).",
+                               ArmLabels())),
+      canary_step(registry.AddGauge(
+          "falaj_endpoint_canary_step",
+          "The step (1-based) of the endpoint's ramping canary; 0 when none ramps.",
+          {"project", "endpoint"})) {}
+
+ArmCounters::ArmCounters(ArmMetrics& metrics, std::string_view project, std::string_view endpoint,
+                         std::string_view arm)
+    : requests_total_(metrics.requests.WithLabels({project, endpoint, arm})),
+      errors_total_(metrics.errors.WithLabels({project, endpoint, arm})),
+      shadow_ok_total_(metrics.shadow_requests.WithLabels({project, endpoint, arm, "ok"})),
+      shadow_failed_total_(metrics.shadow_requests.WithLabels({project, endpoint, arm, "failed"})),
+      shadow_dropped_total_(
+          metrics.shadow_requests.WithLabels({project, endpoint, arm, "dropped"})),
+      request_seconds_(metrics.request_seconds.WithLabels({project, endpoint, arm})),
+      weight_(metrics.weight.WithLabels({project, endpoint, arm})) {}
 
 void LatencyHistogram::Record(int64_t micros) noexcept {
   size_t bucket = 0;
@@ -58,16 +101,23 @@ void ArmCounters::Record(bool ok, int64_t latency_us) noexcept {
     step_errors_.fetch_add(1, std::memory_order_relaxed);
   }
   step_latency_.Record(latency_us);
+  requests_total_.Increment();
+  if (!ok) errors_total_.Increment();
+  request_seconds_.Observe(static_cast<double>(latency_us) / 1e6);
 }
 
 void ArmCounters::RecordShadow(bool ok) noexcept {
   shadow_requests_.fetch_add(1, std::memory_order_relaxed);
   if (!ok) shadow_errors_.fetch_add(1, std::memory_order_relaxed);
+  (ok ? shadow_ok_total_ : shadow_failed_total_).Increment();
 }
 
 void ArmCounters::RecordShadowDropped() noexcept {
   shadow_dropped_.fetch_add(1, std::memory_order_relaxed);
+  shadow_dropped_total_.Increment();
 }
+
+void ArmCounters::SetWeight(int64_t weight) noexcept { weight_.Set(static_cast<double>(weight)); }
 
 void ArmCounters::ResetStep() noexcept {
   step_requests_.store(0, std::memory_order_relaxed);
@@ -100,7 +150,7 @@ std::shared_ptr<ArmCounters> ArmStatsRegistry::For(std::string_view project,
   std::string key = Key(project, endpoint, arm);
   std::lock_guard lock(mutex_);
   auto& counters = arms_[std::move(key)];
-  if (!counters) counters = std::make_shared<ArmCounters>();
+  if (!counters) counters = std::make_shared<ArmCounters>(metrics_, project, endpoint, arm);
   return counters;
 }
 
@@ -112,13 +162,34 @@ std::vector<ArmSnapshot> ArmStatsRegistry::Snapshot(std::string_view project,
   return snapshots;
 }
 
-void ArmStatsRegistry::ResetStep(std::string_view project, std::string_view endpoint) {
+template <typename Visit>
+void ArmStatsRegistry::ForEachArm(std::string_view project, std::string_view endpoint,
+                                  Visit visit) {
   const std::string prefix = fmt::format("{}\x1f{}\x1f", project, endpoint);
   std::lock_guard lock(mutex_);
   for (auto it = arms_.lower_bound(prefix); it != arms_.end() && it->first.starts_with(prefix);
        ++it) {
-    it->second->ResetStep();
+    visit(std::string_view(it->first).substr(prefix.size()), *it->second);
   }
+}
+
+void ArmStatsRegistry::ResetStep(std::string_view project, std::string_view endpoint) {
+  ForEachArm(project, endpoint, [](std::string_view, ArmCounters& arm) { arm.ResetStep(); });
+}
+
+void ArmStatsRegistry::Publish(const Endpoint& endpoint) {
+  const std::vector<std::string> arms = ArmNames(endpoint);
+  const std::vector<int64_t> weights = EffectiveWeights(endpoint);
+  // Creates the series of arms not counted yet, so that every arm has a weight.
+  for (const auto& arm : arms) For(endpoint.project, endpoint.name, arm);
+  ForEachArm(endpoint.project, endpoint.name, [&](std::string_view arm, ArmCounters& counters) {
+    auto found = std::find(arms.begin(), arms.end(), arm);
+    counters.SetWeight(found == arms.end() ? 0 : weights[found - arms.begin()]);
+  });
+  const auto& state = endpoint.traffic.canary_state;
+  const bool ramping = endpoint.traffic.canary && state && state->ramping();
+  metrics_.canary_step.WithLabels({endpoint.project, endpoint.name})
+      .Set(ramping ? static_cast<double>(state->step + 1) : 0);
 }
 
 }  // namespace falaj::serving

@@ -132,6 +132,7 @@ void CanaryController::Advance(const Endpoint& endpoint, size_t step) {
     // The new step is measured from now here; other replicas start when they first see it.
     measuring_[MeasuringKey(endpoint)] = {step + 1, now_ms};
     predictor_.arm_stats().ResetStep(endpoint.project, endpoint.name);
+    predictor_.arm_stats().Publish(*advanced);
     predictor_.Forget(endpoint.project);
     log::Info("canary advanced", {{"project", endpoint.project},
                                   {"endpoint", endpoint.name},

@@ -48,7 +48,10 @@ Result<Endpoint> EndpointTraffic::RouteAllTo(std::string_view project, std::stri
     }
     return Ok();
   });
-  if (changed) predictor_.Forget(project);
+  if (changed) {
+    predictor_.arm_stats().Publish(*changed);
+    predictor_.Forget(project);
+  }
   return changed;
 }
 

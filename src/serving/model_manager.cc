@@ -116,6 +116,7 @@ struct ModelManager::Slot {
 ModelManager::ModelManager(registry::ModelRegistry& registry, metrics::Registry& metrics,
                            const Clock& clock)
     : registry_(registry),
+      metrics_registry_(metrics),
       metrics_(metrics),
       clock_(clock),
       load_failures_(metrics

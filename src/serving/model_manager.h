@@ -146,6 +146,8 @@ class ModelManager {
   // Drops every load of a model version (after it is archived or deleted).
   void Unload(std::string_view project, std::string_view model, int64_t version);
   size_t loaded_count();
+  // The registry the serving metrics go to (the predictor adds its per-arm families there).
+  metrics::Registry& metrics_registry() { return metrics_registry_; }
 
  private:
   struct Slot;
@@ -154,6 +156,7 @@ class ModelManager {
   void UpdateLoadedGauge();
 
   registry::ModelRegistry& registry_;
+  metrics::Registry& metrics_registry_;
   ServingMetrics metrics_;
   const Clock& clock_;
   metrics::Counter& load_failures_;

@@ -74,7 +74,10 @@ Status CheckOutputs(const InferRequest& request, const ServedModel& served) {
 
 Predictor::Predictor(EndpointStore& endpoints, registry::ModelRegistry& registry,
                      ModelManager& models)
-    : endpoints_(endpoints), registry_(registry), models_(models) {}
+    : endpoints_(endpoints),
+      registry_(registry),
+      models_(models),
+      arm_stats_(models.metrics_registry()) {}
 
 std::shared_ptr<const Predictor::Route> Predictor::RememberedRoute(const std::string& key) {
   std::lock_guard lock(mutex_);
@@ -123,6 +126,8 @@ Result<std::shared_ptr<const Predictor::Route>> Predictor::LookUpRoute(std::stri
     route->request_timeout_ms = endpoint->request_timeout_ms;
     FALAJ_RETURN_IF_ERROR(ResolveFeatures(project, *endpoint, *route));
     FALAJ_ASSIGN_OR_RETURN(route->router, TrafficRouter::Create(*endpoint));
+    // Weights change only with the endpoint as stored, so reading it is when to show them.
+    arm_stats_.Publish(*endpoint);
     const std::vector<int64_t> weights = EffectiveWeights(*endpoint);
     for (size_t i = 0; i < endpoint->targets.size(); ++i) {
       const EndpointTarget& target = endpoint->targets[i];

@@ -15,8 +15,9 @@
 //
 // Traffic policies (traffic_router.h): a request picks its arm by its unit's sticky assignment or
 // by weight; every answer names its arm; each arm's requests, errors and latency are counted
-// (arm_stats.h), failures included; a share of requests is mirrored to shadow arms on a small
-// bounded pool (shadow_pool.h) whose answers only reach the prediction sink.
+// (arm_stats.h, also as Prometheus metrics on the model manager's registry), failures included;
+// a share of requests is mirrored to shadow arms on a small bounded pool (shadow_pool.h) whose
+// answers only reach the prediction sink.
 //
 // Thread-safety: every method may be called concurrently, except SetFeatureProvider and
 // SetDeploymentGuard and SetPredictionSink, which are called once before any other.

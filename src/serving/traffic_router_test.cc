@@ -16,6 +16,15 @@ Endpoint TwoArms(int64_t first, int64_t second) {
   return endpoint;
 }
 
+// The value of one sample in the registry's exposition text (the series named with its labels,
+// as rendered); -1 when absent.
+double Sample(const metrics::Registry& metrics, const std::string& series) {
+  const std::string text = metrics.Render();
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 InferRequest WithUnit(std::string unit) {
   InferRequest request;
   if (!unit.empty()) request.parameters.emplace_back("user", std::move(unit));
@@ -90,7 +99,8 @@ TEST(TrafficRouterTest, ShadowsMirrorTheirShareAndNeverThePrimary) {
 }
 
 TEST(ArmStatsTest, CountsAndStepPercentiles) {
-  ArmStatsRegistry registry;
+  metrics::Registry metrics;
+  ArmStatsRegistry registry(metrics);
   auto arm = registry.For("p", "e", "a");
   EXPECT_EQ(arm, registry.For("p", "e", "a"));
   for (int i = 0; i < 98; ++i) arm->Record(true, 100);
@@ -112,6 +122,86 @@ TEST(ArmStatsTest, CountsAndStepPercentiles) {
   EXPECT_EQ(snapshot.step_requests, 0);
   EXPECT_EQ(snapshot.step_p99_ms, 0);
   EXPECT_EQ(snapshot.requests, 100);  // totals survive a new step
+}
+
+// The Prometheus series carry the same counts as the counters the traffic API and the canary
+// controller read.
+TEST(ArmStatsTest, MetricsEqualTheArmsCounters) {
+  metrics::Registry metrics;
+  ArmStatsRegistry registry(metrics);
+  Endpoint endpoint = TwoArms(1, 1);
+  endpoint.project = "p";
+  endpoint.traffic.assignment.unit_key.clear();
+  auto router = TrafficRouter::Create(endpoint);
+  ASSERT_TRUE(router);
+  const std::vector<std::string> arms = ArmNames(endpoint);
+  const std::vector<int64_t> weights = EffectiveWeights(endpoint);
+  constexpr int kRequests = 400;
+  for (int i = 0; i < kRequests; ++i) {
+    auto pick = router->Choose(InferRequest{}, weights);
+    ASSERT_TRUE(pick);
+    // Every seventh request fails, so errors are counted on both arms too.
+    registry.For("p", "e", arms[pick->arm])->Record(i % 7 != 0, 100 + i);
+  }
+  registry.For("p", "e", "b")->RecordShadow(true);
+  registry.For("p", "e", "b")->RecordShadow(false);
+  registry.For("p", "e", "b")->RecordShadowDropped();
+
+  int64_t total = 0;
+  for (const ArmSnapshot& arm : registry.Snapshot("p", "e", arms)) {
+    const std::string labels = R"({project="p",endpoint="e",arm=")" + arm.arm + "\"";
+    EXPECT_GT(arm.requests, 0) << arm.arm;
+    EXPECT_EQ(Sample(metrics, "falaj_endpoint_arm_requests_total" + labels + "}"), arm.requests);
+    EXPECT_EQ(Sample(metrics, "falaj_endpoint_arm_errors_total" + labels + "}"), arm.errors);
+    EXPECT_EQ(Sample(metrics, "falaj_endpoint_arm_request_duration_seconds_count" + labels + "}"),
+              arm.requests);
+    const int64_t shadow_ok = arm.shadow_requests - arm.shadow_errors;
+    EXPECT_EQ(
+        Sample(metrics, "falaj_endpoint_arm_shadow_requests_total" + labels + R"(,result="ok"})"),
+        shadow_ok);
+    EXPECT_EQ(Sample(metrics,
+                     "falaj_endpoint_arm_shadow_requests_total" + labels + R"(,result="failed"})"),
+              arm.shadow_errors);
+    EXPECT_EQ(Sample(metrics,
+                     "falaj_endpoint_arm_shadow_requests_total" + labels + R"(,result="dropped"})"),
+              arm.shadow_dropped);
+    total += arm.requests;
+  }
+  EXPECT_EQ(total, kRequests);
+}
+
+// Weights follow the endpoint as stored: a ramping canary's step share, and 0 for an arm the
+// endpoint no longer has.
+TEST(ArmStatsTest, PublishSetsWeightsAndCanaryStep) {
+  metrics::Registry metrics;
+  ArmStatsRegistry registry(metrics);
+  Endpoint endpoint = TwoArms(3, 1);
+  endpoint.project = "p";
+  registry.Publish(endpoint);
+  const std::string weight = R"(falaj_endpoint_arm_weight{project="p",endpoint="e",arm=")";
+  const std::string step = R"(falaj_endpoint_canary_step{project="p",endpoint="e"})";
+  EXPECT_EQ(Sample(metrics, weight + R"(a"})"), 3);
+  EXPECT_EQ(Sample(metrics, weight + R"(b"})"), 1);
+  EXPECT_EQ(Sample(metrics, step), 0);
+
+  endpoint.traffic.canary = CanaryPolicy{};
+  endpoint.traffic.canary->arm = "b";
+  endpoint.traffic.canary->baseline = "a";
+  endpoint.traffic.canary->steps = {10, 50};
+  endpoint.traffic.canary_state = CanaryState{};
+  endpoint.traffic.canary_state->step = 1;
+  registry.Publish(endpoint);
+  const std::vector<int64_t> ramped = EffectiveWeights(endpoint);
+  EXPECT_EQ(Sample(metrics, weight + R"(a"})"), ramped[0]);
+  EXPECT_EQ(Sample(metrics, weight + R"(b"})"), ramped[1]);
+  EXPECT_EQ(Sample(metrics, step), 2);
+
+  endpoint.traffic = {};
+  endpoint.targets.pop_back();
+  registry.Publish(endpoint);
+  EXPECT_EQ(Sample(metrics, weight + R"(a"})"), 3);
+  EXPECT_EQ(Sample(metrics, weight + R"(b"})"), 0);
+  EXPECT_EQ(Sample(metrics, step), 0);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 key (checked against an independent Python GrowthBook hash v2 and a chi-square test, and stable
 across a restart), every answer naming its arm over HTTP and gRPC, shadow traffic, canary ramps
 that promote or roll back on a guardrail breach (audited), manual promote and rollback, and bad
-policies, concurrent updates and hostile unit keys."""
+policies, concurrent updates and hostile unit keys; and the per-arm Prometheus metrics, which
+count what each arm answered and follow a promotion."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import grpc
 import pytest
 from scipy import stats
 
-from conftest import unique_name, wait_until
+from conftest import metric_value, parse_metrics, unique_name, wait_until
 from serving_helpers import compile_grpc_stubs, linear_artifact, register_version, tensor
 
 ROW = [1.0, 2.0]
@@ -422,3 +423,49 @@ def test_updates_keep_the_salt_and_a_running_canary(server, project):
     assert updated.status_code == 200, updated.text
     assert updated.json()["traffic"]["salt"] == salt
     assert updated.json()["traffic"]["canary_state"]["step_started_ms"] == started
+
+
+# ----- Prometheus metrics per arm --------------------------------------------------------------
+
+def arm_metrics(server, project, endpoint):
+    """(samples, labels of an arm) from /metrics, for the falaj_endpoint_arm_* families."""
+    samples = parse_metrics(server.metrics_text())
+    return samples, lambda arm: {"project": project, "endpoint": endpoint, "arm": arm}
+
+
+def test_arm_metrics_count_what_each_arm_answered_and_follow_a_promotion(server, project):
+    created = create(server, project, two_arms(
+        "armmetrics", assignment={"unit_key": "user_id"},
+        canary={"arm": "challenger", "baseline": "champion", "steps": [50, 100],
+                "step_seconds": 3600}))
+    assert created.status_code == 201, created.text
+    samples, arm = arm_metrics(server, project, "armmetrics")
+    step_labels = {"project": project, "endpoint": "armmetrics"}
+    assert metric_value(samples, "falaj_endpoint_canary_step", **step_labels) == 1
+    for item in traffic(server, project, "armmetrics")["arms"]:
+        assert metric_value(samples, "falaj_endpoint_arm_weight", **arm(item["arm"])) == \
+            item["weight"], item
+
+    answered = {"champion": 0, "challenger": 0}
+    for i in range(300):
+        answer = infer(server, project, "armmetrics", f"metrics-user-{i}")
+        assert answer.status_code == 200, answer.text
+        answered[answer.headers["X-Falaj-Arm"]] += 1
+    assert min(answered.values()) > 0, answered
+    samples, arm = arm_metrics(server, project, "armmetrics")
+    for name, count in answered.items():
+        assert metric_value(samples, "falaj_endpoint_arm_requests_total", **arm(name)) == count
+        assert metric_value(samples, "falaj_endpoint_arm_errors_total", **arm(name)) == 0
+        assert metric_value(samples, "falaj_endpoint_arm_request_duration_seconds_count",
+                            **arm(name)) == count
+        assert metric_value(samples, "falaj_endpoint_arm_request_duration_seconds_bucket",
+                            **arm(name), le="+Inf") == count
+
+    promoted = server.post(f"{endpoints_path(project)}/armmetrics/traffic/promote",
+                           json={"arm": "challenger"})
+    assert promoted.status_code == 200, promoted.text
+    samples, arm = arm_metrics(server, project, "armmetrics")
+    assert metric_value(samples, "falaj_endpoint_arm_weight", **arm("challenger")) == 1
+    assert ("falaj_endpoint_arm_weight", frozenset(arm("champion").items())) in samples
+    assert metric_value(samples, "falaj_endpoint_arm_weight", **arm("champion")) == 0
+    assert metric_value(samples, "falaj_endpoint_canary_step", **step_labels) == 0
