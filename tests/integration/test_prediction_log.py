@@ -16,7 +16,7 @@ import pytest
 
 from conftest import assert_error_shape, metric_value, parse_metrics, unique_name, wait_until
 from prediction_log_helpers import (COEFFICIENTS, infer, predictions, serve_endpoint,
-                                    wait_logged)
+                                    serve_logged, wait_logged)
 from serving_helpers import logistic
 
 
@@ -181,10 +181,7 @@ def outcomes_of(server, project: str, endpoint: str = "e") -> list:
 
 def test_a_project_is_deleted_only_after_its_log_is_purged_and_its_successor_sees_nothing(server):
     project = unique_name("purge")
-    serve_endpoint(server, project)
-    for i in range(3):
-        infer(server, project, [[float(i), 1.0, 2.0]], f"p-{i}")
-    wait_logged(server, project, 3)
+    serve_logged(server, project, 3, "p")
     posted = server.post(f"/api/v1/projects/{project}/endpoints/e/outcomes", json={
         "outcomes": [{"request_id": "p-1", "metric": "conversion", "value": 1}]})
     assert posted.status_code == 200, posted.text
