@@ -98,11 +98,17 @@ Result<HttpResponse> LogStats(monitoring::PredictionLog& log, const HttpRequest&
 }
 
 // The log first: an outcome posted meanwhile for a purged prediction is then purged too.
+// "@models", the directory of predictions of models called directly (a name no endpoint can
+// have), purges those, without which such a project could never be deleted.
 Result<HttpResponse> Purge(monitoring::PredictionLog& log, monitoring::OutcomeStore& outcomes,
                            const HttpRequest& request) {
   const std::string& project = request.PathParam("project");
-  const std::string& endpoint = request.PathParam("endpoint");
-  FALAJ_RETURN_IF_ERROR(ValidateName("endpoint name", endpoint));
+  std::string endpoint = request.PathParam("endpoint");
+  if (endpoint == monitoring::SegmentFiles::EndpointDirectory("")) {
+    endpoint.clear();
+  } else {
+    FALAJ_RETURN_IF_ERROR(ValidateName("endpoint name", endpoint));
+  }
   FALAJ_ASSIGN_OR_RETURN(auto purged, log.Purge(project, endpoint));
   FALAJ_ASSIGN_OR_RETURN(int64_t outcomes_purged, outcomes.Purge(project, endpoint));
   return HttpResponse::Json(

@@ -17,7 +17,7 @@ import pytest
 from conftest import assert_error_shape, metric_value, parse_metrics, unique_name, wait_until
 from prediction_log_helpers import (COEFFICIENTS, infer, predictions, serve_endpoint,
                                     serve_logged, wait_logged)
-from serving_helpers import logistic
+from serving_helpers import logistic, tensor
 
 
 def test_kserve_predictions_are_logged_with_equal_inputs_outputs_and_version(server):
@@ -258,3 +258,26 @@ def test_purging_while_predictions_are_served_neither_crashes_nor_corrupts(serve
     assert all(len(item["inputs"]) == 1 and len(item["inputs"][0]) == 3 for item in logged)
     assert server.delete(purge_path(project)).status_code == 200
     assert predictions(server, project) == []
+
+
+def test_predictions_of_a_model_called_directly_are_purged_as_endpoint_at_models(server):
+    project = unique_name("purge")
+    serve_endpoint(server, project)
+    direct = server.post(f"/v2/models/{project}.m/versions/1/infer", json=tensor([[1.0, 2.0, 3.0]]))
+    assert direct.status_code == 200, direct.text
+    assert server.delete(f"/api/v1/projects/{project}/endpoints/e").status_code == 204
+    assert server.delete(f"/api/v1/projects/{project}/models/m/versions/1").status_code == 204
+    assert server.delete(f"/api/v1/projects/{project}/models/m").status_code == 204
+
+    def drained():  # no REST read shows "@models"; the log's queue does
+        stats = server.get(f"/api/v1/projects/{project}/endpoints/e/prediction-log").json()
+        return stats["queued"] == 0
+
+    wait_until(drained, 10)
+    refused = assert_error_shape(server.delete(f"/api/v1/projects/{project}"), 409,
+                                 "FAILED_PRECONDITION")
+    assert "1 logged predictions" in refused["message"], refused
+    purged = server.delete(purge_path(project, "@models"))
+    assert purged.status_code == 200, purged.text
+    assert purged.json()["records"] == 1
+    assert server.delete(f"/api/v1/projects/{project}").status_code == 204
