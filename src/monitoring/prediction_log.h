@@ -5,9 +5,9 @@
 // frame, a key row per record with a request id or unit key) and only then hands the records to
 // the PredictionListeners. It also reads them back (by request id, unit key or time), applies
 // retention, erases an entity's records, purges an endpoint's whole log (before its project is
-// deleted), and passes outcomes to the OutcomeListeners. Frames are
-// sealed under the project's data key when a cipher is given. docs/prediction-log.md describes
-// the format, sampling, durability and joining rules.
+// deleted), and passes outcomes to the OutcomeListeners. Frames are sealed under the project's
+// data key when a cipher is given. docs/prediction-log.md describes the format, sampling,
+// durability and joining rules.
 //
 // Thread-safety: Sample and Offer are lock-free and safe from any thread (the serving path).
 // Reads, Erase, Purge and ApplyRetention are safe from any thread; they share a reader-writer
@@ -157,7 +157,7 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   Result<int64_t> ApplyRetention();
   // Deletes every segment of the endpoint and its index rows, after flushing what was queued
   // before the call (so no earlier record lands after the purge). Works for an endpoint that no
-  // longer exists; an endpoint with nothing logged purges nothing.
+  // longer exists, and for "" (models called directly); one with nothing logged purges nothing.
   Result<LogPurge> Purge(std::string_view project, std::string_view endpoint);
 
   // The project's indexed records: an ownership check, so that a project is not deleted while
