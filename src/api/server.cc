@@ -99,7 +99,7 @@ struct Server::Parts {
   std::unique_ptr<serving::EndpointTraffic> traffic;  // TrafficControl: promotions, rollbacks
   // Set by monitors, read by canary guardrails and alert rules.
   std::unique_ptr<monitoring::MonitoredValues> monitored_values;
-  std::unique_ptr<serving::CanaryController> canary;              // stops before what it uses goes
+  std::unique_ptr<serving::CanaryController> canary;  // stops before what it uses goes
   std::unique_ptr<data::SourceStore> sources;
   std::unique_ptr<data::DatasetStore> datasets;
   std::unique_ptr<data::IngestService> ingest;
