@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/route_helpers.h"
+#include "common/resource_names.h"
 
 namespace falaj::api {
 namespace {
@@ -96,6 +97,25 @@ Result<HttpResponse> LogStats(monitoring::PredictionLog& log, const HttpRequest&
                                   {"indexed_records", stats.indexed_records}});
 }
 
+// The log first: an outcome posted meanwhile for a purged prediction is then purged too.
+// "@models", the directory of predictions of models called directly (a name no endpoint can
+// have), purges those, without which such a project could never be deleted.
+Result<HttpResponse> Purge(monitoring::PredictionLog& log, monitoring::OutcomeStore& outcomes,
+                           const HttpRequest& request) {
+  const std::string& project = request.PathParam("project");
+  std::string endpoint = request.PathParam("endpoint");
+  if (endpoint == monitoring::SegmentFiles::EndpointDirectory("")) {
+    endpoint.clear();
+  } else {
+    FALAJ_RETURN_IF_ERROR(ValidateName("endpoint name", endpoint));
+  }
+  FALAJ_ASSIGN_OR_RETURN(auto purged, log.Purge(project, endpoint));
+  FALAJ_ASSIGN_OR_RETURN(int64_t outcomes_purged, outcomes.Purge(project, endpoint));
+  return HttpResponse::Json(
+      200,
+      {{"segments", purged.segments}, {"records", purged.records}, {"outcomes", outcomes_purged}});
+}
+
 }  // namespace
 
 Result<size_t> LogPageLimit(const HttpRequest& request) {
@@ -107,10 +127,14 @@ Result<size_t> LogPageLimit(const HttpRequest& request) {
   return static_cast<size_t>(limit);
 }
 
-Status AddPredictionLogRoutes(Router& router, monitoring::PredictionLog& log) {
+Status AddPredictionLogRoutes(Router& router, monitoring::PredictionLog& log,
+                              monitoring::OutcomeStore& outcomes) {
   FALAJ_RETURN_IF_ERROR(router.Add(
       WorkerRoute("GET", kEndpoint + "/predictions", "predictions.read",
                   [&log](HttpRequest& request) { return ListPredictions(log, request); })));
+  FALAJ_RETURN_IF_ERROR(router.Add(WorkerRoute(
+      "DELETE", kEndpoint + "/predictions", "erasures.write",
+      [&log, &outcomes](HttpRequest& request) { return Purge(log, outcomes, request); })));
   return router.Add(WorkerRoute("GET", kEndpoint + "/prediction-log", "predictions.read",
                                 [&log](HttpRequest& request) { return LogStats(log, request); }));
 }

@@ -51,7 +51,8 @@ Status AddAllRoutes(Router& router, const RouteDependencies& dependencies) {
   FALAJ_RETURN_IF_ERROR(AddJobRoutes(router, dependencies.jobs, dependencies.authorizer));
   FALAJ_RETURN_IF_ERROR(AddAbTestRoutes(router, dependencies.abtests));
   if (dependencies.prediction_log != nullptr && dependencies.outcomes != nullptr) {
-    FALAJ_RETURN_IF_ERROR(AddPredictionLogRoutes(router, *dependencies.prediction_log));
+    FALAJ_RETURN_IF_ERROR(
+        AddPredictionLogRoutes(router, *dependencies.prediction_log, *dependencies.outcomes));
     FALAJ_RETURN_IF_ERROR(AddOutcomeRoutes(router, *dependencies.outcomes, dependencies.endpoints));
   }
   return AddAuditRoutes(router, dependencies.audit, dependencies.audit_public_key);

@@ -413,6 +413,16 @@ Result<std::unique_ptr<Server>> Server::Create(const Config& config) {
   parts->predictor->SetPredictionSink(parts->prediction_log.get());
   parts->erasures->AddEraser("prediction_logs",
                              PredictionLogEraser(*parts->prediction_log, *parts->outcomes));
+  // A project's logged predictions and outcomes must not outlive it (a project re-created under
+  // the name would see them); the message tells how to purge them.
+  parts->projects->RegisterOwnershipCheck(
+      "logged predictions (purge each endpoint's with DELETE "
+      "/api/v1/projects/{project}/endpoints/{endpoint}/predictions)",
+      monitoring::PredictionLog::CountInProject);
+  parts->projects->RegisterOwnershipCheck(
+      "outcomes (purged with their endpoint's logged predictions: DELETE "
+      "/api/v1/projects/{project}/endpoints/{endpoint}/predictions)",
+      monitoring::OutcomeStore::CountInProject);
   parts->tracking = std::make_unique<tracking::TrackingStore>(*parts->metadata);
   parts->artifact_index = std::make_unique<tracking::ArtifactIndex>(*parts->metadata);
   parts->logged_models = std::make_unique<tracking::LoggedModelStore>(*parts->metadata);

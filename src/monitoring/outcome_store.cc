@@ -257,4 +257,24 @@ Result<int64_t> OutcomeStore::Erase(std::string_view project,
   return deleted;
 }
 
+Result<int64_t> OutcomeStore::Purge(std::string_view project, std::string_view endpoint) {
+  int64_t deleted = 0;
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) -> Status {
+        FALAJ_ASSIGN_OR_RETURN(
+            deleted,
+            tx.Execute("DELETE FROM prediction_outcomes WHERE project = ? AND endpoint = ?",
+                       {std::string(project), std::string(endpoint)}));
+        return Ok();
+      }));
+  return deleted;
+}
+
+Result<int64_t> OutcomeStore::CountInProject(storage::Transaction& tx, std::string_view project) {
+  FALAJ_ASSIGN_OR_RETURN(auto rows,
+                         tx.Query("SELECT COUNT(*) FROM prediction_outcomes WHERE project = ?",
+                                  {std::string(project)}));
+  return rows.at(0).Int(0);
+}
+
 }  // namespace falaj::monitoring

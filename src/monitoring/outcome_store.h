@@ -74,6 +74,13 @@ class OutcomeStore {
   // Deletes the project's outcomes of these request ids or unit keys; returns how many.
   Result<int64_t> Erase(std::string_view project, const std::vector<std::string>& request_ids,
                         const std::vector<std::string>& unit_keys);
+  // Deletes every outcome of the endpoint (with its logged predictions, before the project is
+  // deleted); returns how many.
+  Result<int64_t> Purge(std::string_view project, std::string_view endpoint);
+
+  // The project's stored outcomes: an ownership check, so that a project is not deleted while
+  // they remain.
+  static Result<int64_t> CountInProject(storage::Transaction& tx, std::string_view project);
 
  private:
   Status Join(std::string_view project, std::string_view endpoint, OutcomeRecord& record);

@@ -4,13 +4,15 @@
 // per endpoint and batch, fdatasyncs each batch, indexes it (prediction_index.h: a block row per
 // frame, a key row per record with a request id or unit key) and only then hands the records to
 // the PredictionListeners. It also reads them back (by request id, unit key or time), applies
-// retention, erases an entity's records, and passes outcomes to the OutcomeListeners. Frames are
-// sealed under the project's data key when a cipher is given. docs/prediction-log.md describes
-// the format, sampling, durability and joining rules.
+// retention, erases an entity's records, purges an endpoint's whole log (before its project is
+// deleted), and passes outcomes to the OutcomeListeners. Frames are sealed under the project's
+// data key when a cipher is given. docs/prediction-log.md describes the format, sampling,
+// durability and joining rules.
 //
 // Thread-safety: Sample and Offer are lock-free and safe from any thread (the serving path).
-// Reads, Erase and ApplyRetention are safe from any thread; they share a reader-writer lock with
-// the writer's batches. Listeners are added before Start(); they are called one at a time.
+// Reads, Erase, Purge and ApplyRetention are safe from any thread; they share a reader-writer
+// lock with the writer's batches. Listeners are added before Start(); they are called one at a
+// time.
 #pragma once
 
 #include <atomic>
@@ -105,6 +107,12 @@ struct LogErasure {
   std::vector<std::string> request_ids;  // of the removed records, to erase their outcomes
 };
 
+// What purging an endpoint's log removed.
+struct LogPurge {
+  int64_t segments = 0;
+  int64_t records = 0;  // indexed records in those segments
+};
+
 class PredictionLog final : public serving::PredictionSink, public PredictionEventSource {
  public:
   PredictionLog(storage::MetadataStore& store, metrics::Registry& metrics,
@@ -147,6 +155,14 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   // Deletes segments of days older than the retention period (the project's, else the log's),
   // and their index entries; returns how many segments went.
   Result<int64_t> ApplyRetention();
+  // Deletes every segment of the endpoint and its index rows, after flushing what was queued
+  // before the call (so no earlier record lands after the purge). Works for an endpoint that no
+  // longer exists, and for "" (models called directly); one with nothing logged purges nothing.
+  Result<LogPurge> Purge(std::string_view project, std::string_view endpoint);
+
+  // The project's indexed records: an ownership check, so that a project is not deleted while
+  // its logged predictions remain (they would reappear if the name were taken again).
+  static Result<int64_t> CountInProject(storage::Transaction& tx, std::string_view project);
 
  private:
   void WriterLoop();
@@ -171,6 +187,10 @@ class PredictionLog final : public serving::PredictionSink, public PredictionEve
   Status EraseFromSegment(const std::string& project, const std::string& segment,
                           const std::vector<std::pair<std::string, std::string>>& keys,
                           LogErasure& erasure);
+  // Deletes one whole segment and its index rows (rows first, so that no row ever points at a
+  // missing file); the project's open segments are closed first, so the writer starts new ones.
+  // Needs files_mutex_ exclusively.
+  Status DeleteSegment(const std::string& project, const std::string& segment);
 
   storage::MetadataStore& store_;
   PredictionLogOptions options_;

@@ -1,6 +1,6 @@
-// PredictionLog's deletions: an entity's records (data-subject erasure) and expired segments
-// (retention). Both hold the files lock exclusively, so the writer appends to fresh segments
-// afterwards.
+// PredictionLog's deletions: an entity's records (data-subject erasure), expired segments
+// (retention) and an endpoint's whole log (purge). All hold the files lock exclusively, so the
+// writer appends to fresh segments afterwards.
 #include <filesystem>
 
 #include "monitoring/prediction_log.h"
@@ -128,6 +128,22 @@ Result<LogErasure> PredictionLog::Erase(
   return erasure;
 }
 
+Status PredictionLog::DeleteSegment(const std::string& project, const std::string& segment) {
+  FALAJ_RETURN_IF_ERROR(files_.Close(project));
+  FALAJ_RETURN_IF_ERROR(
+      store_.RunTransaction(storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
+        return DeleteSegmentRows(tx, project, EndpointOf(segment), segment);
+      }));
+  const std::string path = files_.Path(project, segment);
+  std::error_code error;
+  std::filesystem::remove(path, error);
+  if (error) {
+    return MakeError(ErrorCode::kInternal, "cannot delete prediction log segment '{}': {}", path,
+                     error.message());
+  }
+  return Ok();
+}
+
 Result<int64_t> PredictionLog::ApplyRetention() {
   int64_t deleted = 0;
   std::unique_lock lock(files_mutex_);
@@ -147,17 +163,48 @@ Result<int64_t> PredictionLog::ApplyRetention() {
     for (const auto& segment : segments) {
       const std::string day = segment.substr(segment.find('/') + 1, 8);
       if (day >= cutoff_day) continue;
-      FALAJ_RETURN_IF_ERROR(files_.Close(project));
-      FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
-          storage::TransactionMode::kReadWrite, [&](storage::Transaction& tx) {
-            return DeleteSegmentRows(tx, project, EndpointOf(segment), segment);
-          }));
-      std::error_code error;
-      std::filesystem::remove(files_.Path(project, segment), error);
+      FALAJ_RETURN_IF_ERROR(DeleteSegment(project, segment));
       ++deleted;
     }
   }
   return deleted;
+}
+
+Result<LogPurge> PredictionLog::Purge(std::string_view project, std::string_view endpoint) {
+  // Flushed outside the files lock, which the writer needs to drain the queue.
+  Flush();
+  const std::string name(project);
+  const std::string endpoint_name(endpoint);
+  LogPurge purge;
+  std::unique_lock lock(files_mutex_);
+  FALAJ_RETURN_IF_ERROR(store_.RunTransaction(
+      storage::TransactionMode::kReadOnly, [&](storage::Transaction& tx) -> Status {
+        FALAJ_ASSIGN_OR_RETURN(purge.records, CountRecords(tx, name, endpoint_name));
+        return Ok();
+      }));
+  FALAJ_ASSIGN_OR_RETURN(auto segments, files_.List(project, &endpoint_name));
+  for (const auto& segment : segments) {
+    FALAJ_RETURN_IF_ERROR(DeleteSegment(name, segment));
+    ++purge.segments;
+  }
+  // A project re-created under the same name may be in another region: the writer looks it up
+  // again rather than sealing under a cached one.
+  regions_.erase(name);
+  context_.object.clear();
+  // Empty directories go too (remove() leaves a non-empty one), so nothing of the endpoint or
+  // of a fully purged project stays under the log's root.
+  std::error_code ignored;
+  std::filesystem::remove(
+      files_.ProjectDirectory(project) + "/" + SegmentFiles::EndpointDirectory(endpoint), ignored);
+  std::filesystem::remove(files_.ProjectDirectory(project), ignored);
+  return purge;
+}
+
+Result<int64_t> PredictionLog::CountInProject(storage::Transaction& tx, std::string_view project) {
+  FALAJ_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) "
+                                             "FROM prediction_log_blocks WHERE project = ?",
+                                             {std::string(project)}));
+  return rows.at(0).Int(0);
 }
 
 }  // namespace falaj::monitoring

@@ -1,6 +1,7 @@
 // The prediction log: sampling, a full queue drops (counted) without blocking, concurrent
 // producers all land, reads by request id and unit key, outcomes join and deduplicate, erasure
-// rewrites segments, listeners see durable records.
+// rewrites segments, purge removes one endpoint's log and outcomes and nothing else, listeners see
+// durable records.
 #include "monitoring/prediction_log.h"
 
 #include <gtest/gtest.h>
@@ -249,6 +250,71 @@ TEST_F(PredictionLogTest, RetentionDeletesOldDaysAndFollowsTheProjectsPolicy) {
   EXPECT_EQ(*deleted, 1);
   EXPECT_FALSE(*log.FindRequest("p", "e", "req-2"));
   EXPECT_TRUE(*log.FindRequest("p", "e", "req-3"));
+  EXPECT_EQ(log.Stats("p", "e")->indexed_records, 1u);
+}
+
+// Records of endpoint "e" of project "p", with a request id that names them.
+serving::PredictionRecord RecordOf(std::string project, std::string endpoint, int i) {
+  auto record = Record(i);
+  record.project = std::move(project);
+  record.endpoint = std::move(endpoint);
+  return record;
+}
+
+TEST_F(PredictionLogTest, PurgeRemovesOneEndpointsLogAndOutcomesAndNothingElse) {
+  auto& log = MakeLog();
+  log.Start();
+  for (int i = 0; i < 10; ++i) log.Offer(Record(i));
+  log.Offer(RecordOf("p", "other", 50));
+  log.Offer(RecordOf("q", "e", 60));
+  log.Flush();
+  OutcomeStore outcomes(*store_, log);
+  ASSERT_TRUE(
+      outcomes.Record("p", "e", {{.request_id = "req-1", .metric = "conversion", .value = 1}}));
+  ASSERT_TRUE(outcomes.Record("p", "other",
+                              {{.request_id = "req-50", .metric = "conversion", .value = 1}}));
+  ASSERT_TRUE(
+      outcomes.Record("q", "e", {{.request_id = "req-60", .metric = "conversion", .value = 0}}));
+  // Still queued when the purge starts: flushed first, so purged rather than landing after it.
+  for (int i = 10; i < 15; ++i) log.Offer(Record(i));
+  auto purged = log.Purge("p", "e");
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_GE(purged->segments, 1);
+  EXPECT_EQ(purged->records, 15);
+  auto outcomes_purged = outcomes.Purge("p", "e");
+  ASSERT_TRUE(outcomes_purged) << outcomes_purged.error().message;
+  EXPECT_EQ(*outcomes_purged, 1);
+
+  auto read = log.Read({.project = "p", .endpoint = "e"});
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_TRUE(read->items.empty());
+  EXPECT_FALSE(*log.FindRequest("p", "e", "req-1"));
+  EXPECT_EQ(log.Stats("p", "e")->segments, 0u);
+  EXPECT_TRUE(outcomes.List({.project = "p", .endpoint = "e"})->items.empty());
+  EXPECT_TRUE(*log.FindRequest("p", "other", "req-50"));
+  EXPECT_TRUE(*log.FindRequest("q", "e", "req-60"));
+  EXPECT_EQ(outcomes.List({.project = "p", .endpoint = "other"})->items.size(), 1u);
+  EXPECT_EQ(outcomes.List({.project = "q", .endpoint = "e"})->items.size(), 1u);
+
+  // The ownership checks count what is left of each project.
+  ASSERT_TRUE(store_->RunTransaction(storage::TransactionMode::kReadOnly,
+                                     [](storage::Transaction& tx) -> Status {
+                                       EXPECT_EQ(*PredictionLog::CountInProject(tx, "p"), 1);
+                                       EXPECT_EQ(*OutcomeStore::CountInProject(tx, "p"), 1);
+                                       EXPECT_EQ(*PredictionLog::CountInProject(tx, "none"), 0);
+                                       return Ok();
+                                     }));
+
+  // Nothing left to purge: zeros. Writing afterwards starts a fresh segment, read back as usual.
+  purged = log.Purge("p", "e");
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(purged->segments, 0);
+  EXPECT_EQ(purged->records, 0);
+  log.Offer(Record(100));
+  log.Flush();
+  auto later = log.FindRequest("p", "e", "req-100");
+  ASSERT_TRUE(later && *later);
+  EXPECT_EQ((*later)->record.inputs, std::vector<float>{100.0f});
   EXPECT_EQ(log.Stats("p", "e")->indexed_records, 1u);
 }
 

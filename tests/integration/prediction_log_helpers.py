@@ -52,3 +52,12 @@ def wait_logged(server, project: str, count: int, endpoint: str = "e", timeout: 
 
     wait_until(enough, timeout)
     return found["items"]
+
+
+def serve_logged(server, project: str, count: int, prefix: str = "r") -> list:
+    """serve_endpoint, then `count` single-row predictions with request ids "<prefix>-<i>",
+    returned once logged."""
+    serve_endpoint(server, project)
+    for i in range(count):
+        infer(server, project, [[float(i), 1.0, 2.0]], f"{prefix}-{i}")
+    return wait_logged(server, project, count)

@@ -11,7 +11,7 @@ import concurrent.futures
 import pytest
 
 from conftest import assert_error_shape, unique_name
-from prediction_log_helpers import infer, predictions, serve_endpoint, wait_logged
+from prediction_log_helpers import infer, predictions, serve_endpoint, serve_logged, wait_logged
 
 
 def outcomes_path(project: str, endpoint: str = "e") -> str:
@@ -31,10 +31,7 @@ def listed(server, project, **params) -> list:
 @pytest.fixture(scope="module")
 def project(server):
     name = unique_name("outcomes")
-    serve_endpoint(server, name)
-    for i in range(5):
-        infer(server, name, [[float(i), 1.0, 2.0]], f"r-{i}")
-    wait_logged(server, name, 5)
+    serve_logged(server, name, 5)
     return name
 
 

@@ -1,7 +1,8 @@
 """The prediction log against a real server: predictions made through KServe v2 are read back
 with their inputs, outputs and version; sampling 0 logs nothing and 1 everything; a full queue
 drops and counts instead of slowing serving; a SIGKILL loses at most the unsynced tail and never
-corrupts what was logged before; bad queries get clear errors."""
+corrupts what was logged before; bad queries get clear errors; a project's logged predictions and
+outcomes block its deletion until purged, and a project re-created under the name sees none."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 
 from conftest import assert_error_shape, metric_value, parse_metrics, unique_name, wait_until
 from prediction_log_helpers import (COEFFICIENTS, infer, predictions, serve_endpoint,
-                                    wait_logged)
-from serving_helpers import logistic
+                                    serve_logged, wait_logged)
+from serving_helpers import logistic, tensor
 
 
 def test_kserve_predictions_are_logged_with_equal_inputs_outputs_and_version(server):
@@ -166,3 +167,117 @@ def test_bad_queries_get_clear_errors(server):
     assert server.get(path, params={"request_id": "'; DROP TABLE x; --"}).json()[
         "predictions"] == []
     assert server.get(path, params={"since": str(2**62)}).json()["predictions"] == []
+
+
+def purge_path(project: str, endpoint: str = "e") -> str:
+    return f"/api/v1/projects/{project}/endpoints/{endpoint}/predictions"
+
+
+def outcomes_of(server, project: str, endpoint: str = "e") -> list:
+    response = server.get(f"/api/v1/projects/{project}/endpoints/{endpoint}/outcomes")
+    assert response.status_code == 200, response.text
+    return response.json()["outcomes"]
+
+
+def test_a_project_is_deleted_only_after_its_log_is_purged_and_its_successor_sees_nothing(server):
+    project = unique_name("purge")
+    serve_logged(server, project, 3, "p")
+    posted = server.post(f"/api/v1/projects/{project}/endpoints/e/outcomes", json={
+        "outcomes": [{"request_id": "p-1", "metric": "conversion", "value": 1}]})
+    assert posted.status_code == 200, posted.text
+    # The normal order: the endpoint and model go first; the log outlives the endpoint.
+    assert server.delete(f"/api/v1/projects/{project}/endpoints/e").status_code == 204
+    assert server.delete(f"/api/v1/projects/{project}/models/m/versions/1").status_code == 204
+    assert server.delete(f"/api/v1/projects/{project}/models/m").status_code == 204
+    refused = assert_error_shape(server.delete(f"/api/v1/projects/{project}"), 409,
+                                 "FAILED_PRECONDITION")
+    assert "3 logged predictions" in refused["message"], refused
+    assert "endpoints/{endpoint}/predictions" in refused["message"], refused
+
+    purged = server.delete(purge_path(project))
+    assert purged.status_code == 200, purged.text
+    assert purged.json()["records"] == 3 and purged.json()["outcomes"] == 1
+    assert purged.json()["segments"] >= 1
+    records = server.get("/api/v1/audit", params={
+        "resource_prefix": purge_path(project), "limit": 50}).json()["records"]
+    assert any(r["request_id"] == purged.headers["X-Request-Id"] and r["outcome"] == "allowed"
+               for r in records), records
+    assert server.delete(f"/api/v1/projects/{project}").status_code == 204
+
+    serve_endpoint(server, project)
+    assert predictions(server, project) == []
+    assert outcomes_of(server, project) == []
+    stats = server.get(f"/api/v1/projects/{project}/endpoints/e/prediction-log").json()
+    assert (stats["segments"], stats["indexed_records"]) == (0, 0), stats
+
+
+def test_purge_answers_zeros_when_nothing_is_logged_and_404_for_an_unknown_project(server):
+    project = unique_name("purge")
+    assert server.create_project(project).status_code == 201
+    empty = server.delete(purge_path(project, "never-served"))
+    assert empty.status_code == 200, empty.text
+    assert empty.json() == {"segments": 0, "records": 0, "outcomes": 0}
+    assert_error_shape(server.delete(purge_path(unique_name("missing"))), 404, "NOT_FOUND")
+    bad(server.delete(purge_path(project, ".hidden")), "endpoint name")
+
+
+def test_purging_while_predictions_are_served_neither_crashes_nor_corrupts(server):
+    project = unique_name("purge")
+    serve_endpoint(server, project)
+    stop = threading.Event()
+
+    def load(worker):
+        sent = 0
+        while not stop.is_set():
+            infer(server, project, [[float(sent), 0.5, 1.0]], f"c-{worker}-{sent}")
+            sent += 1
+        return sent
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        senders = [pool.submit(load, worker) for worker in range(3)]
+        purges = []
+        for _ in range(5):
+            time.sleep(0.1)
+            purges.append(server.delete(purge_path(project)))
+        stop.set()
+        sent = sum(future.result() for future in senders)
+    assert all(purge.status_code == 200 for purge in purges), [p.text for p in purges]
+    assert sent > 0
+    # What was logged after the last purge reads back whole, and is what the index counts (once
+    # the writer has drained the queue).
+    found = {}
+
+    def settled():
+        found["logged"] = predictions(server, project)
+        stats = server.get(f"/api/v1/projects/{project}/endpoints/e/prediction-log").json()
+        return len(found["logged"]) == stats["indexed_records"] and stats["queued"] == 0
+
+    wait_until(settled, 10)
+    logged = found["logged"]
+    assert len(logged) <= sent
+    assert all(len(item["inputs"]) == 1 and len(item["inputs"][0]) == 3 for item in logged)
+    assert server.delete(purge_path(project)).status_code == 200
+    assert predictions(server, project) == []
+
+
+def test_predictions_of_a_model_called_directly_are_purged_as_endpoint_at_models(server):
+    project = unique_name("purge")
+    serve_endpoint(server, project)
+    direct = server.post(f"/v2/models/{project}.m/versions/1/infer", json=tensor([[1.0, 2.0, 3.0]]))
+    assert direct.status_code == 200, direct.text
+    assert server.delete(f"/api/v1/projects/{project}/endpoints/e").status_code == 204
+    assert server.delete(f"/api/v1/projects/{project}/models/m/versions/1").status_code == 204
+    assert server.delete(f"/api/v1/projects/{project}/models/m").status_code == 204
+
+    def drained():  # no REST read shows "@models"; the log's queue does
+        stats = server.get(f"/api/v1/projects/{project}/endpoints/e/prediction-log").json()
+        return stats["queued"] == 0
+
+    wait_until(drained, 10)
+    refused = assert_error_shape(server.delete(f"/api/v1/projects/{project}"), 409,
+                                 "FAILED_PRECONDITION")
+    assert "1 logged predictions" in refused["message"], refused
+    purged = server.delete(purge_path(project, "@models"))
+    assert purged.status_code == 200, purged.text
+    assert purged.json()["records"] == 1
+    assert server.delete(f"/api/v1/projects/{project}").status_code == 204
