@@ -38,7 +38,8 @@ TEST(TrafficRouterTest, AUnitAlwaysGetsTheArmItsHashBucketFallsIn) {
   const auto weights = EffectiveWeights(endpoint);
   for (int i = 0; i < 500; ++i) {
     const std::string unit = "u" + std::to_string(i);
-    auto pick = router->Choose(WithUnit(unit), weights);
+    const InferRequest request = WithUnit(unit);  // the pick's unit is a view into it
+    auto pick = router->Choose(request, weights);
     ASSERT_TRUE(pick);
     EXPECT_EQ(pick->unit, unit);
     const double bucket = abtest::HashV2("salt", unit);
