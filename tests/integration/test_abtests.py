@@ -1,7 +1,6 @@
 """A/B tests against a real server: create a test on an endpoint with two targets, read its
-(empty) results, list and delete it, decide it (promote and rollback need the traffic control
-the server wires at merge and answer 503 until then; stop always works), concurrent decisions
-(exactly one wins), the decision history, the audit trail, and every kind of bad input."""
+(empty) results, list and delete it, decide it (promote and rollback move traffic and the alias;
+stop freezes the test), concurrent decisions (exactly one wins), the decision history, the audit trail, and every kind of bad input."""
 
 from __future__ import annotations
 
