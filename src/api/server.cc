@@ -23,6 +23,8 @@
 #include "api/request_pipeline.h"
 #include "api/residency_routes.h"
 #include "api/routes.h"
+#include "api/server_addresses.h"
+#include "api/server_audit.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -164,74 +166,8 @@ Status WriteAdminKey(const std::string& data_dir, const std::string& key) {
   return Ok();
 }
 
-// "127.0.0.1:0" with the port actually bound.
-std::string ReplacePort(const std::string& listen, uint16_t port) {
-  return listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
-}
-
-// server.grpc_listen "auto": the HTTP host on the next port, or any free port when HTTP took one.
-std::string GrpcAddress(const ServerConfig& server, uint16_t http_port) {
-  if (server.grpc_listen != "auto") return server.grpc_listen;
-  auto [host, port] = *ParseListenAddress(server.listen);
-  return ReplacePort(server.listen, port == 0 ? 0 : static_cast<uint16_t>(http_port + 1));
-}
-
-// Audits TLS handshakes refused for a missing or unverified client certificate, like failed
-// authentications: up to the per-address failure rate, so a flood cannot flood the audit log.
-HttpServer::CertificateRefused AuditCertificateRefusals(security::AuditLog& audit,
-                                                        security::RateLimiter& limiter) {
-  return [&audit, &limiter](std::string_view remote, std::string_view why) {
-    if (limiter.Acquire(remote.substr(0, remote.rfind(':'))).count() > 0) return;
-    security::AuditRecord record{ToUnixMillis(SystemClock::Instance().Now()),
-                                 "",
-                                 "anonymous",
-                                 "tls.client_certificate",
-                                 "TLS",
-                                 std::string(why),
-                                 401};
-    record.source = remote;
-    record.outcome = "denied";
-    if (Status appended = audit.Append(record); !appended) {
-      log::Error("audit append failed", {{"error", appended.error().message}});
-    }
-  };
-}
-
 // How often the canary controller judges ramping endpoints.
 constexpr std::chrono::milliseconds kCanaryTick{250};
-
-// Canary rollbacks and promotions change who serves an endpoint without a request: audited as
-// the controller's own mutations of the endpoint's traffic (the why is kept in the endpoint's
-// canary state).
-serving::CanaryController::Audit AuditCanaryDecisions(security::AuditLog& audit) {
-  return [&audit](const serving::CanaryController::Decision& decision) {
-    security::AuditRecord record{ToUnixMillis(SystemClock::Instance().Now()),
-                                 "",
-                                 std::string(serving::CanaryController::kPrincipal),
-                                 "endpoints.write",
-                                 "POST",
-                                 fmt::format("/api/v1/projects/{}/endpoints/{}/traffic/{}",
-                                             decision.project, decision.endpoint, decision.action),
-                                 200};
-    record.source = "canary-controller";
-    record.outcome = "allowed";
-    if (Status appended = audit.Append(record); !appended) {
-      log::Error("audit append failed", {{"error", appended.error().message}});
-    }
-  };
-}
-
-// How a process on this machine reaches this server (a command job's MLFLOW_TRACKING_URI): the
-// listen address with the bound port, a wildcard host replaced by loopback.
-std::string LocalUrl(const ServerConfig& server, uint16_t bound_port) {
-  auto [host, port] = *ParseListenAddress(server.listen);
-  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "::") host = "::1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  bool tls = !server.tls.cert_file.empty();
-  if (tls && host == "127.0.0.1") host = "localhost";  // certificates name hosts, rarely IPs
-  return fmt::format("{}://{}:{}", tls ? "https" : "http", host, bound_port);
-}
 
 }  // namespace
 
